@@ -1,0 +1,185 @@
+"""The borrower population: one numpy array per attribute, one element per borrower.
+
+Each simulated borrower stands for ``weight`` real borrowers; loan amounts
+are per real borrower (CNY) and aggregates multiply by ``weight``. Borrowers
+are many, so they are vectorised rather than Mesa agents: per-agent stepping
+would cost thousands of times more (see ``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import SEGMENTS, MarketConfig
+from sim.finance import monthly_hazard
+
+NO_LENDER = -1
+
+
+@dataclass
+class ServicingFlows:
+    """One month of loan servicing, per lender id (arrays of length ``n_lenders``), CNY."""
+
+    interest: np.ndarray  # interest received, by funder share
+    principal: np.ndarray  # principal repaid (incl. prepayment), by funder share
+    new_npl: np.ndarray  # balance turning non-performing, by funder share
+    written_off: np.ndarray  # non-performing balance written off, by funder share
+    matured: int  # loans closed this month (repaid or written off)
+
+
+class BorrowerPopulation:
+    """Borrowers' attributes and their active loans."""
+
+    def __init__(self, market: MarketConfig, rng: np.random.Generator) -> None:
+        n = market.n_borrowers
+        self.n = n
+        self.weight = market.real_borrowers / n
+        segs = [market.segments[s] for s in SEGMENTS]
+        shares = np.array([s.share for s in segs], dtype=float)
+        self.segment = rng.choice(len(SEGMENTS), size=n, p=shares / shares.sum()).astype(np.int8)
+        self.region = rng.integers(0, market.n_regions, size=n).astype(np.int32)
+        pd_mean = np.array([s.pd_mean for s in segs])[self.segment]
+        pd_sigma = np.array([s.pd_sigma for s in segs])[self.segment]
+        self.pd = np.minimum(pd_mean * np.exp(pd_sigma * rng.standard_normal(n) - 0.5 * pd_sigma**2), 0.99)
+        self.thin_file = rng.random(n) < np.array([s.thin_file_share for s in segs])[self.segment]
+        self.data_rank = rng.random(n)  # covered by shared credit data when below coverage
+        affinity = np.array([s.digital_affinity for s in segs])[self.segment]
+        self.affinity = np.clip(affinity + 0.25 * rng.standard_normal(n), 0.0, 1.0)
+        self.loan_mean = np.array([s.loan_mean_cny for s in segs])
+        self.loan_sigma = np.array([s.loan_sigma for s in segs])
+        self.term = np.array([s.term_months for s in segs], dtype=np.int32)
+        self.apply_rate = np.array([s.apply_rate for s in segs])
+        self.business = np.array([s.business for s in segs])
+        self.initial_loan_share = np.array([s.initial_loan_share for s in segs])
+        # the active loan; lender == NO_LENDER means none
+        self.lender = np.full(n, NO_LENDER, dtype=np.int32)  # originator
+        self.funder = np.full(n, NO_LENDER, dtype=np.int32)  # co-lending partner
+        self.own_share = np.ones(n)  # originator's funded fraction
+        self.balance = np.zeros(n)
+        self.rate = np.zeros(n)
+        self.payment = np.zeros(n)  # scheduled principal a month
+        self.months_left = np.zeros(n, dtype=np.int32)
+        self.online = np.zeros(n, dtype=bool)
+        self.npl_age = np.zeros(n, dtype=np.int32)  # months non-performing, 0 if performing
+
+    def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Loan amounts wanted by borrowers ``idx`` (CNY), lognormal by segment."""
+        seg = self.segment[idx]
+        sigma = self.loan_sigma[seg]
+        return self.loan_mean[seg] * np.exp(sigma * rng.standard_normal(idx.size) - 0.5 * sigma**2)
+
+    def applicants(self, growth: float, rng: np.random.Generator) -> np.ndarray:
+        """Borrowers without a loan who apply this month, in random order."""
+        free = np.flatnonzero(self.lender == NO_LENDER)
+        prob = np.minimum(self.apply_rate[self.segment[free]] * growth, 1.0)
+        chosen = free[rng.random(free.size) < prob]
+        return rng.permutation(chosen)
+
+    def book(
+        self,
+        idx: np.ndarray,
+        lender: np.ndarray,
+        funder: np.ndarray,
+        own_share: np.ndarray,
+        amount: np.ndarray,
+        rate: np.ndarray,
+        online: np.ndarray,
+        months_left: np.ndarray | None = None,
+    ) -> None:
+        """Record new loans for borrowers ``idx``."""
+        self.lender[idx] = lender
+        self.funder[idx] = funder
+        self.own_share[idx] = own_share
+        self.balance[idx] = amount
+        self.rate[idx] = rate
+        term = self.term[self.segment[idx]]
+        left = term if months_left is None else months_left
+        self.months_left[idx] = left
+        self.payment[idx] = amount / np.maximum(left, 1)
+        self.online[idx] = online
+        self.npl_age[idx] = 0
+
+    def _close(self, idx: np.ndarray) -> None:
+        self.lender[idx] = NO_LENDER
+        self.funder[idx] = NO_LENDER
+        self.own_share[idx] = 1.0
+        self.balance[idx] = 0.0
+        self.months_left[idx] = 0
+        self.npl_age[idx] = 0
+
+    def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
+        """Per-lender totals of ``amount`` (per real borrower) split between originator and funder."""
+        own = self.own_share[idx]
+        total = np.bincount(self.lender[idx], weights=amount * own, minlength=n_lenders)
+        partnered = own < 1.0
+        if partnered.any():
+            total += np.bincount(
+                self.funder[idx[partnered]],
+                weights=amount[partnered] * (1.0 - own[partnered]),
+                minlength=n_lenders,
+            )
+        return total * self.weight
+
+    def service(
+        self,
+        n_lenders: int,
+        hazard_multiplier: np.ndarray,
+        prepayment_rate: float,
+        writeoff_months: int,
+        rng: np.random.Generator,
+    ) -> ServicingFlows:
+        """One month of interest, amortisation, prepayment, default and write-off.
+
+        ``hazard_multiplier`` is indexed by originator id (default shocks).
+        Non-performing loans earn nothing and are written off after
+        ``writeoff_months``; the write-off amount is the gross balance.
+        """
+        idx = np.flatnonzero(self.lender != NO_LENDER)
+        npl = self.npl_age[idx] > 0
+        npl_idx = idx[npl]
+        self.npl_age[npl_idx] += 1
+        due = npl_idx[self.npl_age[npl_idx] > writeoff_months]
+        written_off = self.split_by_funder(due, self.balance[due], n_lenders)
+
+        perf = idx[~npl]
+        hazard = monthly_hazard(self.pd[perf]) * hazard_multiplier[self.lender[perf]]
+        defaults = rng.random(perf.size) < hazard
+        new_npl_idx = perf[defaults]
+        self.npl_age[new_npl_idx] = 1
+        new_npl = self.split_by_funder(new_npl_idx, self.balance[new_npl_idx], n_lenders)
+
+        paying = perf[~defaults]
+        balance = self.balance[paying]
+        interest = self.split_by_funder(paying, balance * self.rate[paying] / 12.0, n_lenders)
+        prepay = rng.random(paying.size) < prepayment_rate
+        principal_amt = np.where(prepay, balance, np.minimum(self.payment[paying], balance))
+        last = self.months_left[paying] <= 1
+        principal_amt = np.where(last, balance, principal_amt)
+        principal = self.split_by_funder(paying, principal_amt, n_lenders)
+        self.balance[paying] = balance - principal_amt
+        self.months_left[paying] -= 1
+
+        repaid = paying[self.balance[paying] <= 0.0]
+        self._close(due)
+        self._close(repaid)
+        return ServicingFlows(interest, principal, new_npl, written_off, due.size + repaid.size)
+
+    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
+        idx = np.flatnonzero(self.lender != NO_LENDER)
+        bal = self.balance[idx]
+        by_originator = np.bincount(self.lender[idx], weights=bal, minlength=n_lenders) * self.weight
+        by_funder = self.split_by_funder(idx, bal, n_lenders)
+        npl = idx[self.npl_age[idx] > 0]
+        npl_by_funder = self.split_by_funder(npl, self.balance[npl], n_lenders)
+        return by_originator, by_funder, npl_by_funder
+
+    def transfer(self, from_lender: int, to_lender: int) -> None:
+        """Move every loan originated or funded by ``from_lender`` to ``to_lender``."""
+        self.lender[self.lender == from_lender] = to_lender
+        self.funder[self.funder == from_lender] = to_lender
+        same = (self.lender == self.funder) & (self.lender != NO_LENDER)
+        self.funder[same] = NO_LENDER
+        self.own_share[same] = 1.0

@@ -1,0 +1,236 @@
+"""Monthly market clearing, vectorised over applicants.
+
+Each applicant samples ``search_size`` lenders by visibility in its region
+(the BAM credit-market protocol), ranks them by a logit utility on the posted
+rate and channel convenience, then tries them in order. Each lender screens on
+a noisy risk signal, prices funding + cost + expected loss + markup under the
+rate cap, sizes the loan under the caps, and lends while its monthly room
+lasts. What nobody lends is unmet demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.finance import offered_rate, risk_signal, signal_noise
+
+NO_LENDER = -1
+
+
+@dataclass
+class Applicants:
+    """This month's applicants (arrays of equal length, in random order)."""
+
+    idx: np.ndarray  # borrower index in the population
+    region: np.ndarray
+    mandate: np.ndarray  # bool: in a policy lender's mandate segments
+    pd: np.ndarray  # true annual PD
+    thin_file: np.ndarray
+    covered: np.ndarray  # thin file covered by shared credit data
+    affinity: np.ndarray  # digital affinity this month
+    need: np.ndarray  # wanted amount, CNY per real borrower
+    business: np.ndarray  # bool: business loan
+
+
+@dataclass
+class LenderOffers:
+    """What each lender offers this month (arrays indexed by lender id)."""
+
+    visibility: np.ndarray  # [n_regions, n_lenders] for ordinary applicants
+    visibility_mandate: np.ndarray  # [n_regions, n_lenders] for mandate-segment applicants
+    present: np.ndarray  # [n_lenders, n_regions] physical presence
+    online_only: np.ndarray  # platforms originate online only
+    online_capability: np.ndarray
+    funding_cost: np.ndarray
+    mandate_funding_cut: np.ndarray  # funding-cost cut on mandate-segment loans
+    operating_cost: np.ndarray
+    technology: np.ndarray
+    risk_appetite: np.ndarray  # for ordinary applicants
+    risk_appetite_mandate: np.ndarray  # for mandate-segment applicants
+    markup: np.ndarray
+    posted_rate: np.ndarray  # rate advertised to borrowers (at the average risk)
+    brand: np.ndarray
+    equity: np.ndarray
+    capacity: np.ndarray  # CNY the lender can originate this month
+    own_share: np.ndarray  # originator's funded share
+    partner: np.ndarray  # co-funding bank, or NO_LENDER
+    is_platform: np.ndarray
+
+
+@dataclass
+class Terms:
+    """Regulation and behaviour that clearing needs, as plain numbers."""
+
+    rate_cap: float
+    loss_given_default: float
+    online_consumer_cap: float
+    online_business_cap: float
+    platform_individual_cap: float
+    single_borrower_limit: float
+    screening_noise: float
+    data_sharing_effect: float
+    rate_sensitivity: float
+    online_preference: float
+    search_size: int
+
+
+@dataclass
+class Matches:
+    """Outcome per applicant; ``lender == NO_LENDER`` where nobody lent."""
+
+    lender: np.ndarray
+    funder: np.ndarray
+    own_share: np.ndarray
+    amount: np.ndarray
+    rate: np.ndarray
+    online: np.ndarray
+    capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
+
+
+def sample_candidates(
+    visibility: np.ndarray, region: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Lender ids sampled by visibility in each applicant's region; NO_LENDER where none is visible."""
+    out = np.full((region.size, size), NO_LENDER, dtype=np.int64)
+    cumulative = np.cumsum(visibility, axis=1)
+    for r in np.unique(region):
+        rows = np.flatnonzero(region == r)
+        total = cumulative[r, -1] if cumulative.shape[1] else 0.0
+        if total <= 0:
+            continue
+        draws = rng.random((rows.size, size)) * total
+        picked = np.searchsorted(cumulative[r], draws, side="right")
+        out[rows] = np.minimum(picked, cumulative.shape[1] - 1)
+    return out
+
+
+def _rank(
+    cand: np.ndarray, app: Applicants, offers: LenderOffers, terms: Terms, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates sorted by utility (best first) and their channel; duplicates dropped."""
+    valid = cand != NO_LENDER
+    safe = np.where(valid, cand, 0)
+    present = offers.present[safe, app.region[:, None]]
+    by_app = rng.random(cand.shape) < app.affinity[:, None] * offers.online_capability[safe]
+    online = offers.online_only[safe] | ~present | by_app
+    convenience = np.where(online, app.affinity[:, None], 1.0 - app.affinity[:, None])
+    utility = (
+        -terms.rate_sensitivity * 100.0 * offers.posted_rate[safe]
+        + terms.online_preference * convenience
+        + np.log(offers.brand[safe])
+        + rng.gumbel(size=cand.shape)
+    )
+    order = np.argsort(np.where(valid, -utility, np.inf), axis=1, kind="stable")
+    cand = np.take_along_axis(np.where(valid, cand, NO_LENDER), order, axis=1)
+    online = np.take_along_axis(online, order, axis=1)
+    for k in range(1, cand.shape[1]):
+        seen = (cand[:, :k] == cand[:, k : k + 1]).any(axis=1)
+        cand[seen, k] = NO_LENDER
+    return cand, online
+
+
+def _loan_size(
+    need: np.ndarray,
+    lender: np.ndarray,
+    online: np.ndarray,
+    app_business: np.ndarray,
+    offers: LenderOffers,
+    terms: Terms,
+) -> np.ndarray:
+    """Amount lent: the need under the online, platform and single-borrower caps."""
+    amount = need.copy()
+    online_cap = np.where(app_business, terms.online_business_cap, terms.online_consumer_cap)
+    amount = np.where(online, np.minimum(amount, online_cap), amount)
+    personal_platform = offers.is_platform[lender] & ~app_business
+    amount = np.where(personal_platform, np.minimum(amount, terms.platform_individual_cap), amount)
+    return np.minimum(amount, terms.single_borrower_limit * np.maximum(offers.equity[lender], 0.0))
+
+
+def _within_capacity(
+    lender: np.ndarray, amount: np.ndarray, capacity: np.ndarray, weight: float
+) -> np.ndarray:
+    """Which approvals fit the lenders' remaining room, first come first served."""
+    order = np.argsort(lender, kind="stable")
+    sorted_lender = lender[order]
+    cum = np.cumsum(amount[order] * weight)
+    starts = np.searchsorted(sorted_lender, sorted_lender, side="left")
+    before = np.where(starts > 0, cum[starts - 1], 0.0)
+    fits_sorted = cum - before <= capacity[sorted_lender]
+    fits = np.empty_like(fits_sorted)
+    fits[order] = fits_sorted
+    return fits
+
+
+def clear(
+    app: Applicants,
+    offers: LenderOffers,
+    terms: Terms,
+    weight: float,
+    rng: np.random.Generator,
+) -> Matches:
+    """Match applicants to lenders for one month."""
+    n = app.idx.size
+    n_lenders = offers.capacity.size
+    result = Matches(
+        lender=np.full(n, NO_LENDER, dtype=np.int64),
+        funder=np.full(n, NO_LENDER, dtype=np.int64),
+        own_share=np.ones(n),
+        amount=np.zeros(n),
+        rate=np.zeros(n),
+        online=np.zeros(n, dtype=bool),
+        capacity_bound=np.zeros(n_lenders, dtype=bool),
+    )
+    if n == 0 or n_lenders == 0:
+        return result
+    cand = np.full((n, terms.search_size), NO_LENDER, dtype=np.int64)
+    for flag, vis in ((False, offers.visibility), (True, offers.visibility_mandate)):
+        rows = np.flatnonzero(app.mandate == flag)
+        cand[rows] = sample_candidates(vis, app.region[rows], terms.search_size, rng)
+    cand, online = _rank(cand, app, offers, terms, rng)
+    capacity = offers.capacity.copy()
+    pending = np.ones(n, dtype=bool)
+    for k in range(cand.shape[1]):
+        rows = np.flatnonzero(pending & (cand[:, k] != NO_LENDER))
+        if rows.size == 0:
+            continue
+        lender = cand[rows, k]
+        chan = online[rows, k]
+        noise = signal_noise(
+            terms.screening_noise,
+            offers.technology[lender],
+            app.thin_file[rows],
+            app.covered[rows],
+            terms.data_sharing_effect,
+        )
+        signal = risk_signal(app.pd[rows], noise, rng.standard_normal(rows.size))
+        mandate = app.mandate[rows]
+        appetite = np.where(
+            mandate, offers.risk_appetite_mandate[lender], offers.risk_appetite[lender]
+        )
+        funding = offers.funding_cost[lender] - mandate * offers.mandate_funding_cut[lender]
+        rate = offered_rate(
+            funding,
+            offers.operating_cost[lender],
+            signal,
+            terms.loss_given_default,
+            offers.markup[lender],
+        )
+        amount = _loan_size(app.need[rows], lender, chan, app.business[rows], offers, terms)
+        approved = (signal <= appetite) & (rate <= terms.rate_cap) & (amount > 0)
+        fits = np.zeros(rows.size, dtype=bool)
+        fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
+        result.capacity_bound[lender[approved & ~fits]] = True
+        won = rows[fits]
+        wl = lender[fits]
+        result.lender[won] = wl
+        result.amount[won] = amount[fits]
+        result.rate[won] = rate[fits]
+        result.online[won] = chan[fits]
+        result.own_share[won] = offers.own_share[wl]
+        partnered = offers.own_share[wl] < 1.0
+        result.funder[won] = np.where(partnered, offers.partner[wl], NO_LENDER)
+        capacity -= np.bincount(wl, weights=amount[fits] * weight, minlength=n_lenders)
+        pending[won] = False
+    return result

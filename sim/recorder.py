@@ -1,0 +1,83 @@
+"""Monthly records of the market and of every lender, preallocated.
+
+Market figures go into one preallocated array per field; per-lender figures
+into one row per month of a preallocated matrix that grows (by doubling) in
+its lender dimension when lenders enter. Money is in CNY here; the tables
+convert to the report's unit (100 million CNY).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import SEGMENTS
+
+MARKET_FIELDS = (
+    "lending",
+    "lending_online",
+    "rate_x_lending",
+    "demand",
+    "unmet",
+    "applicants",
+    "served",
+    "outstanding",
+    "npl",
+    "n_active",
+    "entries",
+    "exits",
+    "acquisitions",
+    "inspections",
+    "penalties",
+    *(f"demand_{s}" for s in SEGMENTS),
+    *(f"lending_{s}" for s in SEGMENTS),
+    *(f"unmet_{s}" for s in SEGMENTS),
+)
+LENDER_FIELDS = (
+    "outstanding",  # by originator
+    "funded",  # gross loans on the lender's balance sheet (by funder)
+    "new_lending",  # originated this month
+    "new_funded",  # funded this month (own part + co-funded part)
+    "rate_x_lending",
+    "npl",  # non-performing part of funded loans
+    "equity",
+    "active",
+    "technology",
+    "markup",
+    "online_capability",
+)
+
+
+class Recorder:
+    """Holds every monthly figure of one run."""
+
+    def __init__(self, months: list[int], lender_capacity: int = 64) -> None:
+        self.months = np.array(months)
+        n = len(months)
+        self.market = {name: np.zeros(n) for name in MARKET_FIELDS}
+        self._lender_capacity = lender_capacity
+        self.lenders = {name: np.zeros((n, lender_capacity)) for name in LENDER_FIELDS}
+        self.n_lenders = 0
+
+    def _ensure(self, n_lenders: int) -> None:
+        if n_lenders <= self._lender_capacity:
+            return
+        new = max(n_lenders, 2 * self._lender_capacity)
+        for name, old in self.lenders.items():
+            grown = np.zeros((old.shape[0], new))
+            grown[:, : old.shape[1]] = old
+            self.lenders[name] = grown
+        self._lender_capacity = new
+
+    def record(self, t: int, market: dict[str, float], lenders: dict[str, np.ndarray]) -> None:
+        """Store month ``t``'s figures (``t`` counts from 0)."""
+        for name, value in market.items():
+            self.market[name][t] = value
+        n = max(len(v) for v in lenders.values())
+        self._ensure(n)
+        self.n_lenders = max(self.n_lenders, n)
+        for name, values in lenders.items():
+            self.lenders[name][t, : values.size] = values
+
+    def lender_matrix(self, name: str) -> np.ndarray:
+        """``[month, lender]`` matrix of a lender field (lenders not yet entered are 0)."""
+        return self.lenders[name][:, : self.n_lenders]

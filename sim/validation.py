@@ -1,0 +1,328 @@
+"""Check a composed configuration before any work starts.
+
+Every problem is reported at once, one line each, naming the full key, the
+value and what is allowed. :func:`load_config` turns a Hydra ``DictConfig``
+into a validated :class:`~sim.config.SimConfig` or raises :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sim.calendar import parse_month
+from sim.config import LENDER_TYPES, SEGMENTS, RegulationConfig, SimConfig
+
+SHARE_TOLERANCE = 1e-6
+PATH_LEVERS = ("financing_support", "tech_subsidy", "credit_data_coverage")
+TYPE_LEVERS = ("min_capital_ratio", "max_leverage")
+
+
+class ConfigError(ValueError):
+    """A configuration that breaks one or more rules; ``problems`` lists them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def check_range(
+    key: str,
+    value: Any,
+    lo: float,
+    hi: float,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    integer: bool = False,
+) -> list[str]:
+    """Problems (zero or one line) with a number that must lie in an interval."""
+    allowed = ("an integer in " if integer else "a number in ") + _interval(
+        lo, hi, lo_open, hi_open
+    )
+    if not _number(value) or (integer and not isinstance(value, int)):
+        return [f"{key} = {value!r}: must be {allowed}"]
+    if math.isnan(value):
+        return [f"{key} = {value!r}: must be {allowed}"]
+    below = value <= lo if lo_open else value < lo
+    above = value >= hi if hi_open else value > hi
+    if below or above:
+        return [f"{key} = {value!r}: out of range; allowed {allowed}"]
+    return []
+
+
+def _check_keys(key: str, mapping: Mapping[str, Any], expected: Iterable[str]) -> list[str]:
+    expected = tuple(expected)
+    problems = [
+        f"{key}.{name}: unknown key; allowed keys are {', '.join(expected)}"
+        for name in mapping
+        if name not in expected
+    ]
+    problems += [
+        f"{key}.{name}: missing; every one of {', '.join(expected)} is required"
+        for name in expected
+        if name not in mapping
+    ]
+    return problems
+
+
+def _check_sum(key: str, values: Iterable[float], target: float = 1.0) -> list[str]:
+    total = sum(v for v in values if _number(v))
+    if abs(total - target) > SHARE_TOLERANCE:
+        return [f"{key}: the shares sum to {total:.6g}; they must sum to {target:g}"]
+    return []
+
+
+def _check_month(key: str, value: Any, first: int | None, last: int | None) -> list[str]:
+    try:
+        month = parse_month(value)
+    except ValueError:
+        return [f"{key} = {value!r}: must be a month written YYYY-MM"]
+    if first is not None and last is not None and not first <= month <= last:
+        return [f"{key} = {value!r}: outside the run; allowed from market.start to market.end"]
+    return []
+
+
+def _market_problems(cfg: SimConfig) -> list[str]:
+    m = cfg.market
+    out = _check_month("market.start", m.start, None, None)
+    out += _check_month("market.end", m.end, None, None)
+    if not out and parse_month(m.start) >= parse_month(m.end):
+        out.append(f"market.end = {m.end!r}: must be after market.start = {m.start!r}")
+    out += check_range("market.n_borrowers", m.n_borrowers, 1, 100_000_000, integer=True)
+    out += check_range("market.real_borrowers", m.real_borrowers, 0, 2e9, lo_open=True)
+    out += check_range("market.n_regions", m.n_regions, 1, 1000, integer=True)
+    out += check_range("market.demand_growth", m.demand_growth, -1, 10, lo_open=True)
+    out += check_range("market.recovery_rate", m.recovery_rate, 0, 1)
+    out += check_range("market.writeoff_months", m.writeoff_months, 1, 120, integer=True)
+    out += check_range("market.prepayment_rate", m.prepayment_rate, 0, 1)
+    out += _check_keys("market.segments", m.segments, SEGMENTS)
+    for name, seg in m.segments.items():
+        key = f"market.segments.{name}"
+        out += check_range(f"{key}.share", seg.share, 0, 1)
+        out += check_range(f"{key}.loan_mean_cny", seg.loan_mean_cny, 0, 1e10, lo_open=True)
+        out += check_range(f"{key}.loan_sigma", seg.loan_sigma, 0, 5)
+        out += check_range(f"{key}.term_months", seg.term_months, 1, 360, integer=True)
+        out += check_range(f"{key}.pd_mean", seg.pd_mean, 0, 1, lo_open=True, hi_open=True)
+        out += check_range(f"{key}.pd_sigma", seg.pd_sigma, 0, 5)
+        out += check_range(f"{key}.thin_file_share", seg.thin_file_share, 0, 1)
+        out += check_range(f"{key}.digital_affinity", seg.digital_affinity, 0, 1)
+        out += check_range(f"{key}.apply_rate", seg.apply_rate, 0, 1)
+        out += check_range(f"{key}.initial_loan_share", seg.initial_loan_share, 0, 1)
+    out += _check_sum("market.segments.*.share", (s.share for s in m.segments.values()))
+    run = _run_months(cfg)
+    for i, shock in enumerate(m.default_shocks):
+        key = f"market.default_shocks[{i}]"
+        out += _check_month(f"{key}.start", shock.start, *run)
+        out += check_range(f"{key}.months", shock.months, 1, 1200, integer=True)
+        out += check_range(f"{key}.multiplier", shock.multiplier, 0, 1000)
+        if shock.lender_type is not None and shock.lender_type not in LENDER_TYPES:
+            out.append(
+                f"{key}.lender_type = {shock.lender_type!r}: allowed null or one of "
+                + ", ".join(LENDER_TYPES)
+            )
+    return out
+
+
+def _run_months(cfg: SimConfig) -> tuple[int | None, int | None]:
+    try:
+        return parse_month(cfg.market.start), parse_month(cfg.market.end)
+    except ValueError:
+        return None, None
+
+
+def _lender_problems(cfg: SimConfig) -> list[str]:
+    out = _check_keys("lenders", cfg.lenders, LENDER_TYPES)
+    total = 0
+    for name, lt in cfg.lenders.items():
+        key = f"lenders.{name}"
+        out += check_range(f"{key}.count", lt.count, 0, 100_000, integer=True)
+        total += lt.count if isinstance(lt.count, int) else 0
+        out += check_range(f"{key}.initial_share", lt.initial_share, 0, 1)
+        if lt.count == 0 and _number(lt.initial_share) and lt.initial_share > 0:
+            out.append(f"{key}.initial_share = {lt.initial_share!r}: must be 0 when count is 0")
+        if lt.count and _number(lt.initial_share) and lt.initial_share == 0:
+            out.append(f"{key}.initial_share = 0: must be above 0 when count is above 0")
+        out += check_range(f"{key}.size_sigma", lt.size_sigma, 0, 5)
+        out += check_range(f"{key}.funding_cost", lt.funding_cost, 0, 1)
+        out += check_range(f"{key}.operating_cost", lt.operating_cost, 0, 1)
+        out += check_range(f"{key}.technology", lt.technology, 0, 1)
+        out += check_range(f"{key}.technology_spread", lt.technology_spread, 0, 1)
+        out += check_range(f"{key}.national_fraction", lt.national_fraction, 0, 1)
+        n_regions = cfg.market.n_regions if isinstance(cfg.market.n_regions, int) else 1000
+        out += check_range(f"{key}.regions_served", lt.regions_served, 1, n_regions, integer=True)
+        out += check_range(f"{key}.online_capability", lt.online_capability, 0, 1)
+        out += check_range(f"{key}.risk_appetite", lt.risk_appetite, 0, 1, lo_open=True)
+        out += check_range(f"{key}.markup", lt.markup, 0, 1)
+        out += check_range(f"{key}.capital_ratio", lt.capital_ratio, 0, 1, lo_open=True)
+        out += check_range(f"{key}.entry_rate", lt.entry_rate, 0, 1000)
+        out += check_range(f"{key}.brand", lt.brand, 0, 100, lo_open=True)
+    if total < 1 and not out:
+        out.append("lenders.*.count: the counts sum to 0; at least one lender is required")
+    out += _check_sum("lenders.*.initial_share", (lt.initial_share for lt in cfg.lenders.values()))
+    return out
+
+
+def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
+    """One check per scalar regulation lever, keyed by its name."""
+
+    def rng(lo: float, hi: float, **kw: bool) -> Callable[[str, Any], list[str]]:
+        return lambda key, value: check_range(key, value, lo, hi, **kw)
+
+    def flag(key: str, value: Any) -> list[str]:
+        return [] if isinstance(value, bool) else [f"{key} = {value!r}: must be true or false"]
+
+    return {
+        "rate_cap_apr": rng(0, 10, lo_open=True),
+        "co_lending_min_own_share": rng(0, 1),
+        "co_lending_partner_cap": rng(0, 100),
+        "co_lending_total_cap": rng(0, 1),
+        "online_consumer_loan_cap_cny": rng(0, 1e12, lo_open=True),
+        "online_business_loan_cap_cny": rng(0, 1e12, lo_open=True),
+        "platform_individual_loan_cap_cny": rng(0, 1e12, lo_open=True),
+        "single_borrower_limit": rng(0, 1, lo_open=True),
+        "online_entry_capital_cny": rng(0, 1e13),
+        "cross_province_capital_cny": rng(0, 1e13),
+        "local_only_lending": flag,
+        "inspection_probability": rng(0, 1),
+        "inspection_penalty": rng(0, 1),
+        "acquisitions_allowed": flag,
+        "min_capital_ratio": rng(0, 1),
+        "max_leverage": rng(0, 1000, lo_open=True),
+        "financing_support": rng(0, 1),
+        "tech_subsidy": rng(0, 1),
+        "credit_data_coverage": rng(0, 1),
+    }
+
+
+LEVER_CHECKS = _lever_checks()
+SCALAR_LEVERS = tuple(
+    f.name
+    for f in fields(RegulationConfig)
+    if f.name not in (*PATH_LEVERS, *TYPE_LEVERS, "timeline")
+)
+
+
+def lever_problems(key: str, lever: str, value: Any) -> list[str]:
+    """Problems with one lever value; ``lever`` may be dotted (``max_leverage.bank``)."""
+    name, _, sub = lever.partition(".")
+    if name in SCALAR_LEVERS and not sub:
+        return LEVER_CHECKS[name](key, value)
+    if name in TYPE_LEVERS and sub in LENDER_TYPES:
+        return LEVER_CHECKS[name](key, value)
+    if name in PATH_LEVERS and not sub:
+        return LEVER_CHECKS[name](key, value)
+    allowed = [*SCALAR_LEVERS, *PATH_LEVERS]
+    allowed += [f"{t}.{lt}" for t in TYPE_LEVERS for lt in LENDER_TYPES]
+    return [f"{key}: unknown regulation lever {lever!r}; allowed: {', '.join(allowed)}"]
+
+
+def _regulation_problems(cfg: SimConfig) -> list[str]:
+    reg = cfg.regulation
+    out: list[str] = []
+    for name in SCALAR_LEVERS:
+        out += LEVER_CHECKS[name](f"regulation.{name}", getattr(reg, name))
+    for name in TYPE_LEVERS:
+        mapping = getattr(reg, name)
+        out += _check_keys(f"regulation.{name}", mapping, LENDER_TYPES)
+        for lt, value in mapping.items():
+            out += LEVER_CHECKS[name](f"regulation.{name}.{lt}", value)
+    for name in PATH_LEVERS:
+        path = getattr(reg, name)
+        if not path:
+            out.append(f"regulation.{name}: empty; give a value for at least one year")
+        for year, value in path.items():
+            out += check_range(f"regulation.{name}.{year}", year, 1900, 2200, integer=True)
+            out += LEVER_CHECKS[name](f"regulation.{name}.{year}", value)
+    if (
+        _number(reg.online_entry_capital_cny)
+        and _number(reg.cross_province_capital_cny)
+        and reg.cross_province_capital_cny < reg.online_entry_capital_cny
+    ):
+        out.append(
+            f"regulation.cross_province_capital_cny = {reg.cross_province_capital_cny!r}: "
+            "must be at least regulation.online_entry_capital_cny"
+        )
+    run = _run_months(cfg)
+    for i, change in enumerate(reg.timeline):
+        key = f"regulation.timeline[{i}]"
+        if not isinstance(change, Mapping) or "date" not in change:
+            out.append(f"{key} = {change!r}: must be a mapping with a 'date' (YYYY-MM) and levers")
+            continue
+        out += _check_month(f"{key}.date", change["date"], *run)
+        levers = [k for k in change if k != "date"]
+        if not levers:
+            out.append(f"{key}: names no lever to change besides its date")
+        for lever in levers:
+            out += lever_problems(f"{key}.{lever}", str(lever), change[lever])
+    return out
+
+
+def _behaviour_problems(cfg: SimConfig) -> list[str]:
+    b = cfg.behaviour
+    out = check_range("behaviour.search_size", b.search_size, 1, 50, integer=True)
+    out += check_range("behaviour.rate_sensitivity", b.rate_sensitivity, 0, 100)
+    out += check_range("behaviour.online_preference", b.online_preference, 0, 100)
+    out += check_range("behaviour.digital_trend", b.digital_trend, 0, 1)
+    out += check_range("behaviour.screening_noise", b.screening_noise, 0, 10)
+    out += check_range("behaviour.data_sharing_effect", b.data_sharing_effect, 0, 1)
+    out += check_range("behaviour.markup_speed", b.markup_speed, 0, 1)
+    out += check_range("behaviour.markup_floor", b.markup_floor, 0, 1)
+    out += check_range("behaviour.markup_ceiling", b.markup_ceiling, 0, 1)
+    if _number(b.markup_floor) and _number(b.markup_ceiling) and b.markup_floor > b.markup_ceiling:
+        out.append(
+            f"behaviour.markup_ceiling = {b.markup_ceiling!r}: must be at least "
+            f"behaviour.markup_floor = {b.markup_floor!r}"
+        )
+    out += check_range("behaviour.tech_investment", b.tech_investment, 0, 1)
+    out += check_range("behaviour.tech_efficiency", b.tech_efficiency, 0, 1)
+    out += check_range("behaviour.tech_scale_cost", b.tech_scale_cost, 0, 1e12)
+    out += check_range("behaviour.tech_depreciation", b.tech_depreciation, 0, 1)
+    out += check_range("behaviour.online_growth", b.online_growth, 0, 1)
+    out += check_range("behaviour.compliance_slack", b.compliance_slack, 0, 10)
+    out += check_range("behaviour.deterrence_scale", b.deterrence_scale, 0, 1e6)
+    out += check_range("behaviour.acquisition_rate", b.acquisition_rate, 0, 1)
+    out += check_range("behaviour.exit_months", b.exit_months, 1, 120, integer=True)
+    out += check_range("behaviour.funding_subsidy_max", b.funding_subsidy_max, 0, 1)
+    out += check_range("behaviour.provision_rate", b.provision_rate, 0, 1)
+    return out
+
+
+def validate(cfg: SimConfig) -> list[str]:
+    """All problems with a configuration, one line each; empty when it is valid."""
+    out = check_range("seed", cfg.seed, 0, 2**63 - 1, integer=True)
+    return (
+        out
+        + _market_problems(cfg)
+        + _lender_problems(cfg)
+        + _regulation_problems(cfg)
+        + _behaviour_problems(cfg)
+    )
+
+
+def load_config(cfg: DictConfig | SimConfig) -> SimConfig:
+    """Convert (if needed) and validate; raise :class:`ConfigError` listing every problem."""
+    if not isinstance(cfg, SimConfig):
+        try:
+            cfg = OmegaConf.to_object(cfg)
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "config"
+            message = str(exc).splitlines()[0]
+            raise ConfigError([f"{key}: {message}"]) from exc
+    problems = validate(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg

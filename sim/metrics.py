@@ -157,11 +157,12 @@ def hannah_kay(shares: ArrayLike, alpha: float = 2.0) -> float:
     market = _market_shares(shares)
     if market is None:
         return float("nan")
-    # Factor out the largest share so that s ** alpha cannot underflow to 0.
-    largest = market.max()
-    relative = market[market > 0] / largest
-    exponent = 1.0 / (1.0 - alpha)
-    return float(largest ** (alpha * exponent) * np.sum(relative**alpha) ** exponent)
+    # In logs (log-sum-exp), so s ** alpha cannot underflow for large alpha and
+    # the 0 / 0 limit stays accurate for alpha near 1.
+    logs = alpha * np.log(market[market > 0])
+    top = logs.max()
+    log_sum = top + np.log(np.sum(np.exp(logs - top)))
+    return float(np.exp(log_sum / (1.0 - alpha)))
 
 
 def group_shares(

@@ -267,10 +267,12 @@ class MarketModel(mesa.Model):
             ratio = np.where(v("loans") > 0, v("equity") / v("loans"), np.inf)
         short = v("active") & (ratio < min_ratio)
         v("months_below")[:] = np.where(short, v("months_below") + 1, 0)
-        for row in np.flatnonzero(v("active")):
-            agent = self.lenders_by_id[int(row)]
-            if agent.is_failing(min_ratio[row]):
-                self._resolve(int(row), failing=True)
+        failing = v("active") & (
+            ((v("equity") <= 0) & (v("loans") > 0))
+            | (v("months_below") >= self.cfg.behaviour.exit_months)
+        )
+        for row in np.flatnonzero(failing):
+            self._resolve(int(row), failing=True)
 
     def _acquirer_for(self, row: int, min_ratio: np.ndarray) -> int | None:
         """The largest healthy lender of a compatible type that can absorb ``row``."""
@@ -308,7 +310,8 @@ class MarketModel(mesa.Model):
                 column[row] = 0.0
             book.presence[acquirer] |= book.presence[row]
             self.population.transfer(row, acquirer)
-            book.partner[book.view("partner") == row] = NO_LENDER
+            partners = book.view("partner")
+            partners[partners == row] = NO_LENDER
             self._events["acquisitions"] += 1
         else:
             self._events["exits"] += 1
@@ -576,11 +579,11 @@ class MarketModel(mesa.Model):
 
     def _record(self, market: dict[str, float]) -> None:
         book = self.book
-        by_originator, _, _ = self.population.outstanding_by(book.n)
+        by_originator, by_funder, npl_by_funder = self.population.outstanding_by(book.n)
         v = book.view
         market.update(
             outstanding=float(by_originator.sum()),
-            npl=float(v("npl").sum()),
+            npl=float(npl_by_funder.sum()),
             n_active=float(v("active").sum()),
             entries=float(self._events["entries"]),
             exits=float(self._events["exits"]),
@@ -594,11 +597,11 @@ class MarketModel(mesa.Model):
             market,
             {
                 "outstanding": by_originator,
-                "funded": v("loans").copy(),
+                "funded": by_funder,
                 "new_lending": new_originated,
                 "new_funded": new_funded,
                 "rate_x_lending": rate_x,
-                "npl": v("npl").copy(),
+                "npl": npl_by_funder,
                 "equity": v("equity").copy(),
                 "active": v("active").astype(float),
                 "technology": v("technology").copy(),

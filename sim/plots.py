@@ -158,7 +158,11 @@ def _percent_panel(
                 label="report",
             )
             years = years.union(reported.index)
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.08)
+    lines = [line.get_ydata() for line in ax.get_lines()]
+    finite = np.concatenate([np.asarray(data, dtype=float) for data in lines])
+    finite = finite[np.isfinite(finite)]
+    top = finite.max() if finite.size and finite.max() > 0 else 100.0 / 1.15
+    ax.set_ylim(0, top * 1.15)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=100))
     ax.set_ylabel(ylabel)
     _year_axis(ax, years)

@@ -1,0 +1,142 @@
+"""Tidy tables from a run's monthly records: market by month and year, lenders by year.
+
+Money is in the report's unit, 100 million CNY (亿元); shares, rates and
+ratios are fractions. Concentration is undefined (left empty) in a month or
+year with nothing outstanding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim import metrics
+from sim.calendar import format_month, month_year
+from sim.config import LENDER_TYPES, SEGMENTS
+from sim.recorder import Recorder
+
+UNIT_CNY = 1e8  # 100 million CNY, the report's unit
+MONEY_FLOWS = ("lending", "lending_online", "demand", "unmet", *(
+    f"{kind}_{s}" for kind in ("demand", "lending", "unmet") for s in SEGMENTS
+))
+COUNT_FLOWS = ("entries", "exits", "acquisitions", "inspections")
+
+
+def concentration(amounts: np.ndarray, suffix: str = "") -> dict[str, float]:
+    """HHI, CR4, CR5, entropy and Hannah-Kay (alpha 2) of one amount vector."""
+    s = metrics.shares(amounts)
+    return {
+        f"hhi{suffix}": metrics.hhi(s),
+        f"cr4{suffix}": metrics.concentration_ratio(s, 4),
+        f"cr5{suffix}": metrics.concentration_ratio(s, 5),
+        f"entropy{suffix}": metrics.entropy(s),
+        f"hannah_kay{suffix}": metrics.hannah_kay(s, 2.0),
+    }
+
+
+def type_shares(amounts: np.ndarray, types: np.ndarray, prefix: str) -> dict[str, float]:
+    """Share of each lender type in ``amounts``, as ``{prefix}{type}`` columns."""
+    shares = metrics.group_shares(amounts, types, list(LENDER_TYPES))
+    return {f"{prefix}{t}": shares[t] for t in LENDER_TYPES}
+
+
+def _period_row(
+    rec: Recorder, months: np.ndarray, types: np.ndarray, flows: dict[str, float]
+) -> dict[str, float]:
+    """Market figures for a period: ``months`` are record rows; stocks at the last one."""
+    last = months[-1]
+    outstanding = rec.lender_matrix("outstanding")[last]
+    funded = rec.lender_matrix("funded")[last]
+    new = rec.lender_matrix("new_lending")[months].sum(axis=0)
+    row: dict[str, float] = {}
+    row.update(concentration(outstanding))
+    row.update(concentration(new, "_new"))
+    row.update(concentration(funded, "_funder"))
+    row["online_share"] = metrics.safe_ratio(flows["lending_online"], flows["lending"])
+    row["avg_rate"] = metrics.safe_ratio(flows["rate_x_lending"], flows["lending"])
+    row["npl_ratio"] = metrics.safe_ratio(rec.market["npl"][last], funded.sum())
+    row["served_share"] = metrics.safe_ratio(flows["lending"], flows["demand"])
+    for name in MONEY_FLOWS:
+        row[name] = flows[name] / UNIT_CNY
+    row["outstanding"] = rec.market["outstanding"][last] / UNIT_CNY
+    row["n_active"] = int(rec.market["n_active"][last])
+    for name in COUNT_FLOWS:
+        row[name] = int(flows[name])
+    row["penalties"] = flows["penalties"] / UNIT_CNY
+    row.update(type_shares(outstanding, types, "share_"))
+    row.update(type_shares(new, types, "share_new_"))
+    row.update(type_shares(funded, types, "share_funded_"))
+    return row
+
+
+def _flows(rec: Recorder, months: np.ndarray) -> dict[str, float]:
+    names = (*MONEY_FLOWS, "rate_x_lending", *COUNT_FLOWS, "penalties")
+    return {name: float(rec.market[name][months].sum()) for name in names}
+
+
+def market_monthly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
+    """One row per simulated month."""
+    rows = []
+    for t, month in enumerate(rec.months):
+        months = np.array([t])
+        row = {"month": format_month(int(month)), "year": month_year(int(month))}
+        row.update(_period_row(rec, months, types, _flows(rec, months)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _year_groups(rec: Recorder) -> dict[int, np.ndarray]:
+    years = np.array([month_year(int(m)) for m in rec.months])
+    return {int(y): np.flatnonzero(years == y) for y in np.unique(years)}
+
+
+def market_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
+    """One row per calendar year: flows summed over the year, stocks at its last month."""
+    rows = []
+    for year, months in _year_groups(rec).items():
+        row: dict[str, float] = {"year": year}
+        row.update(_period_row(rec, months, types, _flows(rec, months)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
+    """One row per lender and year, for every lender alive or holding loans that year."""
+    frames = []
+    type_names = np.array(LENDER_TYPES)[types]
+    for year, months in _year_groups(rec).items():
+        last = months[-1]
+        outstanding = rec.lender_matrix("outstanding")[last]
+        funded = rec.lender_matrix("funded")[last]
+        new = rec.lender_matrix("new_lending")[months].sum(axis=0)
+        rate_x = rec.lender_matrix("rate_x_lending")[months].sum(axis=0)
+        active_any = rec.lender_matrix("active")[months].max(axis=0) > 0
+        keep = np.flatnonzero(active_any | (outstanding > 0) | (funded > 0))
+        equity = rec.lender_matrix("equity")[last]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(new > 0, rate_x / new, np.nan)
+            npl_ratio = np.where(funded > 0, rec.lender_matrix("npl")[last] / funded, np.nan)
+            capital_ratio = np.where(funded > 0, equity / funded, np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "year": year,
+                    "lender_id": keep,
+                    "lender_type": type_names[keep],
+                    "outstanding": outstanding[keep] / UNIT_CNY,
+                    "new_lending": new[keep] / UNIT_CNY,
+                    "share": metrics.shares(outstanding)[keep],
+                    "rate": rate[keep],
+                    "npl_ratio": npl_ratio[keep],
+                    "capital_ratio": capital_ratio[keep],
+                    "active": rec.lender_matrix("active")[last][keep].astype(int),
+                    "funded": funded[keep] / UNIT_CNY,
+                    "share_new": metrics.shares(new)[keep],
+                    "share_funded": metrics.shares(funded)[keep],
+                    "equity": equity[keep] / UNIT_CNY,
+                    "technology": rec.lender_matrix("technology")[last][keep],
+                    "markup": rec.lender_matrix("markup")[last][keep],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -42,7 +42,9 @@ class BorrowerPopulation:
         self.region = rng.integers(0, market.n_regions, size=n).astype(np.int32)
         pd_mean = np.array([s.pd_mean for s in segs])[self.segment]
         pd_sigma = np.array([s.pd_sigma for s in segs])[self.segment]
-        self.pd = np.minimum(pd_mean * np.exp(pd_sigma * rng.standard_normal(n) - 0.5 * pd_sigma**2), 0.99)
+        self.pd = np.minimum(
+            pd_mean * np.exp(pd_sigma * rng.standard_normal(n) - 0.5 * pd_sigma**2), 0.99
+        )
         self.thin_file = rng.random(n) < np.array([s.thin_file_share for s in segs])[self.segment]
         self.data_rank = rng.random(n)  # covered by shared credit data when below coverage
         affinity = np.array([s.digital_affinity for s in segs])[self.segment]
@@ -110,7 +112,7 @@ class BorrowerPopulation:
         self.npl_age[idx] = 0
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
-        """Per-lender totals of ``amount`` (per real borrower) split between originator and funder."""
+        """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
         own = self.own_share[idx]
         total = np.bincount(self.lender[idx], weights=amount * own, minlength=n_lenders)
         partnered = own < 1.0
@@ -170,7 +172,9 @@ class BorrowerPopulation:
         """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
         idx = np.flatnonzero(self.lender != NO_LENDER)
         bal = self.balance[idx]
-        by_originator = np.bincount(self.lender[idx], weights=bal, minlength=n_lenders) * self.weight
+        by_originator = (
+            np.bincount(self.lender[idx], weights=bal, minlength=n_lenders) * self.weight
+        )
         by_funder = self.split_by_funder(idx, bal, n_lenders)
         npl = idx[self.npl_age[idx] > 0]
         npl_by_funder = self.split_by_funder(npl, self.balance[npl], n_lenders)

@@ -100,5 +100,6 @@ class PolicyLender(Lender):
 
 
 LENDER_CLASSES: dict[str, type[Lender]] = {
-    cls.lender_type: cls for cls in (CommercialBank, CreditCooperative, OnlinePlatform, PolicyLender)
+    cls.lender_type: cls
+    for cls in (CommercialBank, CreditCooperative, OnlinePlatform, PolicyLender)
 }

@@ -1,0 +1,1 @@
+"""Scenario tools: calibration, sweep aggregation and comparison, sensitivity analysis."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.finance import offered_rate, risk_signal, signal_noise
+from sim.finance import offered_rate, prudent_estimate, risk_signal, signal_noise
 
 NO_LENDER = -1
 
@@ -92,7 +92,7 @@ class Matches:
 def sample_candidates(
     visibility: np.ndarray, region: np.ndarray, size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Lender ids sampled by visibility in each applicant's region; NO_LENDER where none is visible."""
+    """Lender ids sampled by visibility in each applicant's region (NO_LENDER if none)."""
     out = np.full((region.size, size), NO_LENDER, dtype=np.int64)
     cumulative = np.cumsum(visibility, axis=1)
     for r in np.unique(region):
@@ -218,7 +218,8 @@ def clear(
             offers.markup[lender],
         )
         amount = _loan_size(app.need[rows], lender, chan, app.business[rows], offers, terms)
-        approved = (signal <= appetite) & (rate <= terms.rate_cap) & (amount > 0)
+        prudent = prudent_estimate(signal, noise)
+        approved = (prudent <= appetite) & (rate <= terms.rate_cap) & (amount > 0)
         fits = np.zeros(rows.size, dtype=bool)
         fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
         result.capacity_bound[lender[approved & ~fits]] = True

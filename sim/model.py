@@ -70,7 +70,13 @@ class MarketModel(mesa.Model):
         self.recorder = Recorder(self.months)
         self.lenders_by_id: dict[int, Lender] = {}
         self.last_new_lending_share = np.zeros(0)
-        self._events = {"entries": 0, "exits": 0, "acquisitions": 0, "inspections": 0, "penalties": 0.0}
+        self._events = {
+            "entries": 0,
+            "exits": 0,
+            "acquisitions": 0,
+            "inspections": 0,
+            "penalties": 0.0,
+        }
         self._create_initial_market()
 
     # ----------------------------------------------------------------- set-up
@@ -146,7 +152,9 @@ class MarketModel(mesa.Model):
         rate = book.funding_cost[lender] + opex + pop.pd[idx] * lgd + book.markup[lender]
         rate = np.minimum(rate, self.reg.rate_cap_apr)
         is_platform = book.type_code[lender] == PLATFORM
-        online = is_platform | (rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender])
+        online = is_platform | (
+            rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
+        )
         pop.book(
             idx,
             lender,
@@ -239,13 +247,30 @@ class MarketModel(mesa.Model):
         v("provisions")[:] -= (1.0 - recovery) * flows.written_off
         funding = v("debt") * self._funding_rates(year) / 12.0
         opex = effective_operating_cost(v("operating_cost"), v("technology")) * v("loans") / 12.0
-        target = self.cfg.behaviour.provision_rate * (v("loans") - v("npl")) + (1 - recovery) * v("npl")
+        target = self.cfg.behaviour.provision_rate * (v("loans") - v("npl")) + (1 - recovery) * v(
+            "npl"
+        )
         provision_charge = target - v("provisions")
         v("provisions")[:] = target
         v("cash")[:] -= funding + opex
         pnl = flows.interest - funding - opex - provision_charge
         v("equity")[:] += pnl
         v("profit_ytd")[:] += pnl
+
+    def _support_policy_capital(self, year: int, min_ratio: np.ndarray) -> None:
+        """The state tops up policy lenders' equity towards a healthy buffer.
+
+        The top-up is the financing-support index times the gap (report: policy
+        lenders are state-funded).
+        """
+        book = self.book
+        v = book.view
+        policy = v("active") & (v("type_code") == POLICY)
+        target = HEALTHY_MULTIPLE * min_ratio * v("loans")
+        gap = np.where(policy, np.maximum(target - v("equity"), 0.0), 0.0)
+        injection = path_value(self.reg.financing_support, year) * gap
+        v("equity")[:] += injection
+        v("cash")[:] += injection
 
     # ------------------------------------------------------------ supervision
     def _inspect(self, limit: np.ndarray) -> None:
@@ -297,7 +322,7 @@ class MarketModel(mesa.Model):
         return int(candidates[np.argmax(book.loans[candidates])])
 
     def _resolve(self, row: int, failing: bool) -> bool:
-        """Acquire ``row`` by a healthy lender if allowed and possible; else wind it down if failing."""
+        """Have a healthy lender acquire ``row`` if allowed and possible, else wind it down."""
         min_ratio, _ = self._requirements()
         acquirer = self._acquirer_for(row, min_ratio) if self.reg.acquisitions_allowed else None
         if acquirer is None and not failing:
@@ -340,7 +365,7 @@ class MarketModel(mesa.Model):
         self._assign_partners()
 
     def _enter_lenders(self) -> None:
-        """New lenders each year: fewer when entry capital is high, more when the type is profitable."""
+        """New lenders each year: fewer when entry capital is high, more when profitable."""
         book, rng, reg = self.book, self.rng, self.reg
         for code, lender_type in enumerate(LENDER_TYPES):
             lt = self.cfg.lenders[lender_type]
@@ -363,7 +388,11 @@ class MarketModel(mesa.Model):
                     home_region=int(rng.integers(self.cfg.market.n_regions)),
                     funding_cost=lt.funding_cost,
                     operating_cost=lt.operating_cost,
-                    technology=float(np.clip(rng.uniform(lt.technology, lt.technology + lt.technology_spread), 0, 1)),
+                    technology=float(
+                        np.clip(
+                            rng.uniform(lt.technology, lt.technology + lt.technology_spread), 0, 1
+                        )
+                    ),
                     online_capability=lt.online_capability,
                     risk_appetite=lt.risk_appetite,
                     markup=lt.markup,
@@ -425,7 +454,7 @@ class MarketModel(mesa.Model):
 
         online_only = codes == PLATFORM
         # online beyond its branches: not platforms (licence-bound), not under local-only rules
-        reach_beyond = (~online_only & ~reg.local_only_lending) * v("online_capability")
+        reach_beyond = (~online_only & (not reg.local_only_lending)) * v("online_capability")
         present = book.presence[:n]
         reach = np.where(present, 1.0, reach_beyond[:, None])
         size = np.maximum(v("loans"), POTENTIAL_VISIBILITY * limit) * active * (capacity > 0)
@@ -505,8 +534,15 @@ class MarketModel(mesa.Model):
         offers = self._offers(year, limit)
         m = clear(app, offers, self._terms(), pop.weight, self.rng)
         won = m.lender != NO_LENDER
-        pop.book(app.idx[won], m.lender[won], m.funder[won], m.own_share[won], m.amount[won],
-                 m.rate[won], m.online[won])
+        pop.book(
+            app.idx[won],
+            m.lender[won],
+            m.funder[won],
+            m.own_share[won],
+            m.amount[won],
+            m.rate[won],
+            m.online[won],
+        )
         n, w = book.n, pop.weight
         amount = m.amount[won] * w
         own = m.own_share[won]
@@ -519,8 +555,11 @@ class MarketModel(mesa.Model):
         book.view("loans")[:] += new_funded
         book.view("cash")[:] -= new_funded
         book.view("capacity_bound")[:] = m.capacity_bound
-        self._month_new = (new_originated, new_funded,
-                           np.bincount(m.lender[won], weights=amount * m.rate[won], minlength=n))
+        self._month_new = (
+            new_originated,
+            new_funded,
+            np.bincount(m.lender[won], weights=amount * m.rate[won], minlength=n),
+        )
         seg = pop.segment[app.idx]
         demand_amt = app.need * w
         lent = np.where(won, m.amount, 0.0) * w
@@ -550,6 +589,7 @@ class MarketModel(mesa.Model):
             self._yearly(year)
         self._service_loans(year)
         min_ratio, leverage = self._requirements()
+        self._support_policy_capital(year, min_ratio)
         limit = lending_limit(self.book.view("equity"), min_ratio, leverage)
         self._inspect(limit)
         self._check_capital(min_ratio)
@@ -611,7 +651,7 @@ class MarketModel(mesa.Model):
         )
 
     def run(self, progress: object | None = None) -> Recorder:
-        """Step through every month of the run; ``progress(done, total, month)`` is called monthly."""
+        """Step through every month; ``progress(done, total, month)`` is called monthly."""
         total = len(self.months)
         while self.month <= self.end:
             self.step()

@@ -113,7 +113,7 @@ def plot_concentration(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) ->
         ncols=3,
         fontsize=8,
     )
-    ax.set_title("Lender concentration of the small-loan market")
+    ax.set_title("Concentration of outstanding small loans across lenders")
     return save_figure(fig, _output_path(out_dir, "concentration.png"))
 
 
@@ -129,10 +129,10 @@ def plot_type_shares(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) -> P
     )
     ax.set_ylim(0, 100)
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=100))
-    ax.set_ylabel("Share of small-loan lending")
+    ax.set_ylabel("Share of outstanding small loans")
     _year_axis(ax, table.index)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.set_title("Market share by lender type")
+    ax.set_title("Market share of outstanding small loans by lender type")
     return save_figure(fig, _output_path(out_dir, "type_shares.png"))
 
 

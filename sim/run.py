@@ -107,7 +107,10 @@ def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) 
     write_json(result, out_dir / "result.json")
     log.info(
         "Running scenario %s, seed %d, config %s, into %s",
-        cfg.scenario_name, cfg.seed, result["config_hash"], out_dir,
+        cfg.scenario_name,
+        cfg.seed,
+        result["config_hash"],
+        out_dir,
     )
     try:
         tables = simulate(cfg, progress=cfg.progress if progress is None else progress)

@@ -16,15 +16,31 @@ from sim.config import LENDER_TYPES, SEGMENTS
 from sim.recorder import Recorder
 
 UNIT_CNY = 1e8  # 100 million CNY, the report's unit
-MONEY_FLOWS = ("lending", "lending_online", "demand", "unmet", *(
-    f"{kind}_{s}" for kind in ("demand", "lending", "unmet") for s in SEGMENTS
-))
+MONEY_FLOWS = (
+    "lending",
+    "lending_online",
+    "demand",
+    "unmet",
+    *(f"{kind}_{s}" for kind in ("demand", "lending", "unmet") for s in SEGMENTS),
+)
 COUNT_FLOWS = ("entries", "exits", "acquisitions", "inspections")
+
+
+def positive_shares(amounts: np.ndarray) -> np.ndarray:
+    """Shares of ``amounts``, summed over the positive entries only.
+
+    Lenders that have not entered yet hold zeros; leaving them out of the sum
+    keeps results identical to the last bit whatever the number of lenders.
+    """
+    out = np.zeros(amounts.size)
+    positive = amounts > 0
+    out[positive] = metrics.shares(amounts[positive])
+    return out
 
 
 def concentration(amounts: np.ndarray, suffix: str = "") -> dict[str, float]:
     """HHI, CR4, CR5, entropy and Hannah-Kay (alpha 2) of one amount vector."""
-    s = metrics.shares(amounts)
+    s = metrics.shares(amounts[amounts > 0])
     return {
         f"hhi{suffix}": metrics.hhi(s),
         f"cr4{suffix}": metrics.concentration_ratio(s, 4),
@@ -36,7 +52,8 @@ def concentration(amounts: np.ndarray, suffix: str = "") -> dict[str, float]:
 
 def type_shares(amounts: np.ndarray, types: np.ndarray, prefix: str) -> dict[str, float]:
     """Share of each lender type in ``amounts``, as ``{prefix}{type}`` columns."""
-    shares = metrics.group_shares(amounts, types, list(LENDER_TYPES))
+    positive = amounts > 0
+    shares = metrics.group_shares(amounts[positive], types[positive], list(LENDER_TYPES))
     return {f"{prefix}{t}": shares[t] for t in LENDER_TYPES}
 
 
@@ -54,7 +71,7 @@ def _period_row(
     row.update(concentration(funded, "_funder"))
     row["online_share"] = metrics.safe_ratio(flows["lending_online"], flows["lending"])
     row["avg_rate"] = metrics.safe_ratio(flows["rate_x_lending"], flows["lending"])
-    row["npl_ratio"] = metrics.safe_ratio(rec.market["npl"][last], funded.sum())
+    row["npl_ratio"] = metrics.safe_ratio(rec.market["npl"][last], funded[funded > 0].sum())
     row["served_share"] = metrics.safe_ratio(flows["lending"], flows["demand"])
     for name in MONEY_FLOWS:
         row[name] = flows[name] / UNIT_CNY
@@ -125,14 +142,14 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
                     "lender_type": type_names[keep],
                     "outstanding": outstanding[keep] / UNIT_CNY,
                     "new_lending": new[keep] / UNIT_CNY,
-                    "share": metrics.shares(outstanding)[keep],
+                    "share": positive_shares(outstanding)[keep],
                     "rate": rate[keep],
                     "npl_ratio": npl_ratio[keep],
                     "capital_ratio": capital_ratio[keep],
                     "active": rec.lender_matrix("active")[last][keep].astype(int),
                     "funded": funded[keep] / UNIT_CNY,
-                    "share_new": metrics.shares(new)[keep],
-                    "share_funded": metrics.shares(funded)[keep],
+                    "share_new": positive_shares(new)[keep],
+                    "share_funded": positive_shares(funded)[keep],
                     "equity": equity[keep] / UNIT_CNY,
                     "technology": rec.lender_matrix("technology")[last][keep],
                     "markup": rec.lender_matrix("markup")[last][keep],

@@ -46,9 +46,9 @@ def _names(directory: Path) -> list[str]:
 
 def test_text_round_trip_leaves_only_target(tmp_path: Path) -> None:
     """Text is written byte for byte as UTF-8 (newlines untranslated), with no temp file left."""
-    target = atomic_write_text(tmp_path / "note.txt", "a\nb\r\nc – ¥")
+    target = atomic_write_text(tmp_path / "note.txt", "a\nb\r\n贷款 ¥")
     assert target == tmp_path / "note.txt"
-    assert target.read_bytes() == "a\nb\r\nc – ¥".encode()
+    assert target.read_bytes() == b"a\nb\r\n\xe8\xb4\xb7\xe6\xac\xbe \xc2\xa5"
     assert _names(tmp_path) == ["note.txt"]
 
 

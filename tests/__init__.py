@@ -1,0 +1,1 @@
+"""Test suite: each test states the property it proves."""

@@ -1,1 +1,1 @@
-"""Agents of the market: lender agents (Mesa) with their balance sheets, and the borrower population."""
+"""Agents of the market: lender agents (Mesa) and the borrower population."""

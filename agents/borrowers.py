@@ -65,6 +65,9 @@ class BorrowerPopulation:
         self.months_left = np.zeros(n, dtype=np.int32)
         self.online = np.zeros(n, dtype=bool)
         self.npl_age = np.zeros(n, dtype=np.int32)  # months non-performing, 0 if performing
+        # derived once (PD is fixed per borrower): monthly default probability
+        self.hazard = monthly_hazard(self.pd)
+        self._uniform = np.empty(n)  # scratch for the monthly application draws
 
     def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Loan amounts wanted by borrowers ``idx`` (CNY), lognormal by segment."""
@@ -75,8 +78,10 @@ class BorrowerPopulation:
     def applicants(self, growth: float, rng: np.random.Generator) -> np.ndarray:
         """Borrowers without a loan who apply this month, in random order."""
         free = np.flatnonzero(self.lender == NO_LENDER)
-        prob = np.minimum(self.apply_rate[self.segment[free]] * growth, 1.0)
-        chosen = free[rng.random(free.size) < prob]
+        rates = np.minimum(self.apply_rate * growth, 1.0)
+        # one rate for every segment: compare with it directly (same draws, same result)
+        prob = rates[0] if (rates == rates[0]).all() else rates[self.segment[free]]
+        chosen = free[rng.random(out=self._uniform[: free.size]) < prob]
         return rng.permutation(chosen)
 
     def book(
@@ -113,12 +118,24 @@ class BorrowerPopulation:
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
         """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
-        own = self.own_share[idx]
-        total = np.bincount(self.lender[idx], weights=amount * own, minlength=n_lenders)
+        return self._split(
+            self.lender[idx], self.funder[idx], self.own_share[idx], amount, n_lenders
+        )
+
+    def _split(
+        self,
+        lender: np.ndarray,
+        funder: np.ndarray,
+        own: np.ndarray,
+        amount: np.ndarray,
+        n_lenders: int,
+    ) -> np.ndarray:
+        """``split_by_funder`` on loan columns already gathered (same order, same sums)."""
+        total = np.bincount(lender, weights=amount * own, minlength=n_lenders)
         partnered = own < 1.0
         if partnered.any():
             total += np.bincount(
-                self.funder[idx[partnered]],
+                funder[partnered],
                 weights=amount[partnered] * (1.0 - own[partnered]),
                 minlength=n_lenders,
             )
@@ -138,32 +155,51 @@ class BorrowerPopulation:
         Non-performing loans earn nothing and are written off after
         ``writeoff_months``; the write-off amount is the gross balance.
         """
+        # each loan column is gathered once over the active loans, then narrowed by masks
         idx = np.flatnonzero(self.lender != NO_LENDER)
-        npl = self.npl_age[idx] > 0
+        lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
+        bal = self.balance[idx]
+        age = self.npl_age[idx]
+        npl = age > 0
         npl_idx = idx[npl]
-        self.npl_age[npl_idx] += 1
-        due = npl_idx[self.npl_age[npl_idx] > writeoff_months]
-        written_off = self.split_by_funder(due, self.balance[due], n_lenders)
+        npl_age = age[npl] + 1
+        self.npl_age[npl_idx] = npl_age
+        is_due = npl_age > writeoff_months
+        due = npl_idx[is_due]
+        lender_npl, funder_npl, own_npl = lender[npl], funder[npl], own[npl]
+        written_off = self._split(
+            lender_npl[is_due], funder_npl[is_due], own_npl[is_due], bal[npl][is_due], n_lenders
+        )
 
-        perf = idx[~npl]
-        hazard = monthly_hazard(self.pd[perf]) * hazard_multiplier[self.lender[perf]]
+        performing = ~npl
+        perf = idx[performing]
+        lender, funder, own, bal = (
+            lender[performing],
+            funder[performing],
+            own[performing],
+            bal[performing],
+        )
+        hazard = self.hazard[perf] * hazard_multiplier[lender]
         defaults = rng.random(perf.size) < hazard
-        new_npl_idx = perf[defaults]
-        self.npl_age[new_npl_idx] = 1
-        new_npl = self.split_by_funder(new_npl_idx, self.balance[new_npl_idx], n_lenders)
+        self.npl_age[perf[defaults]] = 1
+        new_npl = self._split(
+            lender[defaults], funder[defaults], own[defaults], bal[defaults], n_lenders
+        )
 
-        paying = perf[~defaults]
-        balance = self.balance[paying]
-        interest = self.split_by_funder(paying, balance * self.rate[paying] / 12.0, n_lenders)
+        pays = ~defaults
+        paying = perf[pays]
+        lender, funder, own, balance = lender[pays], funder[pays], own[pays], bal[pays]
+        interest = self._split(lender, funder, own, balance * self.rate[paying] / 12.0, n_lenders)
         prepay = rng.random(paying.size) < prepayment_rate
         principal_amt = np.where(prepay, balance, np.minimum(self.payment[paying], balance))
-        last = self.months_left[paying] <= 1
-        principal_amt = np.where(last, balance, principal_amt)
-        principal = self.split_by_funder(paying, principal_amt, n_lenders)
-        self.balance[paying] = balance - principal_amt
-        self.months_left[paying] -= 1
+        months_left = self.months_left[paying]
+        principal_amt = np.where(months_left <= 1, balance, principal_amt)
+        principal = self._split(lender, funder, own, principal_amt, n_lenders)
+        remaining = balance - principal_amt
+        self.balance[paying] = remaining
+        self.months_left[paying] = months_left - 1
 
-        repaid = paying[self.balance[paying] <= 0.0]
+        repaid = paying[remaining <= 0.0]
         self._close(due)
         self._close(repaid)
         return ServicingFlows(interest, principal, new_npl, written_off, due.size + repaid.size)
@@ -171,14 +207,19 @@ class BorrowerPopulation:
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
         idx = np.flatnonzero(self.lender != NO_LENDER)
+        lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
         bal = self.balance[idx]
-        by_originator = (
-            np.bincount(self.lender[idx], weights=bal, minlength=n_lenders) * self.weight
-        )
-        by_funder = self.split_by_funder(idx, bal, n_lenders)
-        npl = idx[self.npl_age[idx] > 0]
-        npl_by_funder = self.split_by_funder(npl, self.balance[npl], n_lenders)
+        by_originator = np.bincount(lender, weights=bal, minlength=n_lenders) * self.weight
+        by_funder = self._split(lender, funder, own, bal, n_lenders)
+        npl = self.npl_age[idx] > 0
+        npl_by_funder = self._split(lender[npl], funder[npl], own[npl], bal[npl], n_lenders)
         return by_originator, by_funder, npl_by_funder
+
+    def partner_exposure(self, n_lenders: int) -> np.ndarray:
+        """Partner-funded balance of each originator's co-lent loans, CNY."""
+        idx = np.flatnonzero((self.lender != NO_LENDER) & (self.own_share < 1.0))
+        weights = self.balance[idx] * (1.0 - self.own_share[idx])
+        return np.bincount(self.lender[idx], weights=weights, minlength=n_lenders) * self.weight
 
     def transfer(self, from_lender: int, to_lender: int) -> None:
         """Move every loan originated or funded by ``from_lender`` to ``to_lender``."""

@@ -38,7 +38,7 @@ FLOAT_COLUMNS = (
     "co_funded",
 )
 INT_COLUMNS = ("type_code", "home_region", "partner", "months_below", "caught_until", "entry_month")
-BOOL_COLUMNS = ("active", "national", "capacity_bound")
+BOOL_COLUMNS = ("active", "national", "capacity_bound", "adapts_markup")
 
 
 class LenderBook:

@@ -94,15 +94,26 @@ def sample_candidates(
 ) -> np.ndarray:
     """Lender ids sampled by visibility in each applicant's region (NO_LENDER if none)."""
     out = np.full((region.size, size), NO_LENDER, dtype=np.int64)
+    n_lenders = visibility.shape[1]
+    if region.size == 0 or n_lenders == 0:
+        return out
     cumulative = np.cumsum(visibility, axis=1)
-    for r in np.unique(region):
-        rows = np.flatnonzero(region == r)
-        total = cumulative[r, -1] if cumulative.shape[1] else 0.0
-        if total <= 0:
-            continue
-        draws = rng.random((rows.size, size)) * total
-        picked = np.searchsorted(cumulative[r], draws, side="right")
-        out[rows] = np.minimum(picked, cumulative.shape[1] - 1)
+    totals = cumulative[:, -1]
+    # applicants grouped by region (ascending), each group in its original order;
+    # one block of draws for the regions with anything visible, in that order,
+    # is the same stream as one draw per region
+    order = np.argsort(region, kind="stable")
+    sorted_region = region[order]
+    keep = totals[sorted_region] > 0
+    rows_all, region_kept = order[keep], sorted_region[keep]
+    if rows_all.size == 0:  # nothing visible anywhere (e.g. every lender gone)
+        return out
+    draws = rng.random((rows_all.size, size)) * totals[region_kept][:, None]
+    regions, starts = np.unique(region_kept, return_index=True)
+    ends = np.append(starts[1:], region_kept.size)
+    for r, start, end in zip(regions.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        picked = np.searchsorted(cumulative[r], draws[start:end], side="right")
+        out[rows_all[start:end]] = np.minimum(picked, n_lenders - 1)
     return out
 
 

@@ -23,6 +23,7 @@ from agents.lenders import LENDER_CLASSES, Lender
 from sim.calendar import month_of_year, month_year, parse_month
 from sim.clearing import Applicants, LenderOffers, Terms, clear
 from sim.config import LENDER_TYPES, SEGMENTS, RegulationConfig, SimConfig
+from sim.diagnostics import RunDiagnostics
 from sim.finance import (
     co_lending_split,
     compliance_slack,
@@ -57,7 +58,12 @@ ACQUIRERS = {
 class MarketModel(mesa.Model):
     """Lenders (Mesa agents), a vectorised borrower population and the regulation."""
 
-    def __init__(self, cfg: SimConfig) -> None:
+    def __init__(self, cfg: SimConfig, population_cls: type | None = None) -> None:
+        """Build the market from ``cfg``.
+
+        ``population_cls`` builds the borrowers: the vectorised ``BorrowerPopulation`` by
+        default, ``agents.mesa_borrowers.MesaBorrowerPopulation`` for the per-agent reference.
+        """
         super().__init__(rng=cfg.seed)
         self.cfg = cfg
         self.start = parse_month(cfg.market.start)
@@ -66,7 +72,9 @@ class MarketModel(mesa.Model):
         self.months = list(range(self.start, self.end + 1))
         self.reg: RegulationConfig = regulation_at(cfg.regulation, self.start)
         self.book = LenderBook(cfg.market.n_regions)
-        self.population = BorrowerPopulation(cfg.market, self.rng)
+        self.population = (population_cls or BorrowerPopulation)(cfg.market, self.rng)
+        if hasattr(self.population, "attach"):
+            self.population.attach(self)  # per-agent borrowers register with the model
         self.recorder = Recorder(self.months)
         self.lenders_by_id: dict[int, Lender] = {}
         self.last_new_lending_share = np.zeros(0)
@@ -78,11 +86,15 @@ class MarketModel(mesa.Model):
             "penalties": 0.0,
         }
         self._create_initial_market()
+        self.diagnostics = RunDiagnostics(self)  # logs warnings about extreme markets
 
     # ----------------------------------------------------------------- set-up
     def _add_lender(self, lender_type: str, **values: float | int | bool) -> Lender:
-        row = self.book.add(lender_type, entry_month=self.month, **values)
-        agent = LENDER_CLASSES[lender_type](self, row)
+        cls = LENDER_CLASSES[lender_type]
+        row = self.book.add(
+            lender_type, entry_month=self.month, adapts_markup=cls.adapts_markup, **values
+        )
+        agent = cls(self, row)
         self.lenders_by_id[row] = agent
         return agent
 
@@ -432,8 +444,12 @@ class MarketModel(mesa.Model):
         capacity = own_room.copy()
         partner = v("partner").copy()
         platforms = np.flatnonzero(active & (codes == PLATFORM) & (partner >= 0))
+        # visibility follows the book a lender originates, not the part it funds
+        # (issue 3: a platform's co-lent loans count in full, as its customers)
+        originated = v("loans")
         if platforms.size:
             exposure = self._partner_exposure()
+            originated = originated + np.where(codes == PLATFORM, exposure, 0.0)
             banks = partner[platforms]
             bank_total = np.bincount(banks, weights=exposure[platforms], minlength=n)
             sharing = np.bincount(banks, minlength=n)
@@ -457,11 +473,19 @@ class MarketModel(mesa.Model):
         reach_beyond = (~online_only & (not reg.local_only_lending)) * v("online_capability")
         present = book.presence[:n]
         reach = np.where(present, 1.0, reach_beyond[:, None])
-        size = np.maximum(v("loans"), POTENTIAL_VISIBILITY * limit) * active * (capacity > 0)
+        size = np.maximum(originated, POTENTIAL_VISIBILITY * limit) * active * (capacity > 0)
         per_region = size / np.maximum(reach.sum(axis=1), 1e-12)
         visibility = (v("brand") * per_region)[:, None] * reach
         mandate_boost = np.where(codes == POLICY, MANDATE_VISIBILITY, 1.0)
         funding = self._funding_rates(year)
+        # a co-lent loan is priced on the blended cost of funds: the partner bank funds
+        # its part at its own cost (issue 3: without this, co-lending rules could not
+        # change platforms' prices)
+        co_lent = partner != NO_LENDER
+        if co_lent.any():
+            funding = funding.copy()
+            share = own_share[co_lent]
+            funding[co_lent] = share * funding[co_lent] + (1.0 - share) * funding[partner[co_lent]]
         support = path_value(reg.financing_support, year)
         cut = cfg.behaviour.funding_subsidy_max * support * MANDATE_FUNDING_SHARE
         opex = effective_operating_cost(v("operating_cost"), v("technology"))
@@ -489,10 +513,7 @@ class MarketModel(mesa.Model):
 
     def _partner_exposure(self) -> np.ndarray:
         """Partner-funded balance of each platform's loans, CNY."""
-        pop = self.population
-        idx = np.flatnonzero((pop.lender != NO_LENDER) & (pop.own_share < 1.0))
-        weights = pop.balance[idx] * (1.0 - pop.own_share[idx])
-        return np.bincount(pop.lender[idx], weights=weights, minlength=self.book.n) * pop.weight
+        return self.population.partner_exposure(self.book.n)
 
     def _applicants(self, year: int) -> Applicants:
         pop, cfg = self.population, self.cfg
@@ -532,7 +553,8 @@ class MarketModel(mesa.Model):
         book, pop = self.book, self.population
         app = self._applicants(year)
         offers = self._offers(year, limit)
-        m = clear(app, offers, self._terms(), pop.weight, self.rng)
+        # a population may match its applicants itself (the per-agent reference does)
+        m = getattr(pop, "clear", clear)(app, offers, self._terms(), pop.weight, self.rng)
         won = m.lender != NO_LENDER
         pop.book(
             app.idx[won],
@@ -598,6 +620,7 @@ class MarketModel(mesa.Model):
         self.book.rebalance_funding(LIQUIDITY_RATIO)
         self._adapt_markups()
         self._record(market)
+        self.diagnostics.after_month()
         self.month += 1
 
     def _adapt_markups(self) -> None:
@@ -606,7 +629,7 @@ class MarketModel(mesa.Model):
         total = new_originated.sum()
         share = new_originated / total if total > 0 else np.zeros(book.n)
         self.last_new_lending_share = share
-        adaptive = book.view("active") & (book.view("type_code") != POLICY)
+        adaptive = book.view("active") & book.view("adapts_markup")
         updated = next_markup(
             book.view("markup"),
             book.view("capacity_bound"),

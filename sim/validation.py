@@ -8,17 +8,32 @@ into a validated :class:`~sim.config.SimConfig` or raises :class:`ConfigError`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.calendar import parse_month
-from sim.config import LENDER_TYPES, SEGMENTS, RegulationConfig, SimConfig
+from sim.config import (
+    LENDER_TYPES,
+    SEGMENTS,
+    BehaviourConfig,
+    DefaultShock,
+    LenderTypeConfig,
+    MarketConfig,
+    RegulationConfig,
+    SegmentConfig,
+    SimConfig,
+)
+from sim.policy import regulation_at
 
 SHARE_TOLERANCE = 1e-6
+MIN_ENTRY_CAPITAL_CNY = 5e6  # 2008 CBRC/PBoC small-loan company guidance: 5m CNY registered capital
+SCENARIO_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00-\x1f]{1,100}")
 PATH_LEVERS = ("financing_support", "tech_subsidy", "credit_data_coverage")
 TYPE_LEVERS = ("min_capital_ratio", "max_leverage")
 
@@ -35,8 +50,13 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _bound(value: float) -> str:
+    """A bound as written: an integer in full, a float in its shortest form."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
-    return f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    return f"{'(' if lo_open else '['}{_bound(lo)}, {_bound(hi)}{')' if hi_open else ']'}"
 
 
 def check_range(
@@ -62,6 +82,11 @@ def check_range(
     if below or above:
         return [f"{key} = {value!r}: out of range; allowed {allowed}"]
     return []
+
+
+def check_flag(key: str, value: Any) -> list[str]:
+    """Problems (zero or one line) with a value that must be true or false."""
+    return [] if isinstance(value, bool) else [f"{key} = {value!r}: must be true or false"]
 
 
 def _check_keys(key: str, mapping: Mapping[str, Any], expected: Iterable[str]) -> list[str]:
@@ -122,7 +147,19 @@ def _market_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.digital_affinity", seg.digital_affinity, 0, 1)
         out += check_range(f"{key}.apply_rate", seg.apply_rate, 0, 1)
         out += check_range(f"{key}.initial_loan_share", seg.initial_loan_share, 0, 1)
+        out += check_flag(f"{key}.business", seg.business)
     out += _check_sum("market.segments.*.share", (s.share for s in m.segments.values()))
+    initial = [
+        s.share * s.initial_loan_share
+        for s in m.segments.values()
+        if _number(s.share) and _number(s.initial_loan_share)
+    ]
+    if initial and len(initial) == len(m.segments) and max(initial) <= 0:
+        out.append(
+            "market.segments.*.initial_loan_share: 0 in every segment with borrowers; lenders "
+            "are sized from the initial book, so at least one populated segment needs a share "
+            "above 0"
+        )
     run = _run_months(cfg)
     for i, shock in enumerate(m.default_shocks):
         key = f"market.default_shocks[{i}]"
@@ -147,9 +184,12 @@ def _run_months(cfg: SimConfig) -> tuple[int | None, int | None]:
 def _lender_problems(cfg: SimConfig) -> list[str]:
     out = _check_keys("lenders", cfg.lenders, LENDER_TYPES)
     total = 0
+    counts_valid = True
     for name, lt in cfg.lenders.items():
         key = f"lenders.{name}"
-        out += check_range(f"{key}.count", lt.count, 0, 100_000, integer=True)
+        count_problems = check_range(f"{key}.count", lt.count, 0, 100_000, integer=True)
+        out += count_problems
+        counts_valid = counts_valid and not count_problems
         total += lt.count if isinstance(lt.count, int) else 0
         out += check_range(f"{key}.initial_share", lt.initial_share, 0, 1)
         if lt.count == 0 and _number(lt.initial_share) and lt.initial_share > 0:
@@ -162,7 +202,9 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.technology", lt.technology, 0, 1)
         out += check_range(f"{key}.technology_spread", lt.technology_spread, 0, 1)
         out += check_range(f"{key}.national_fraction", lt.national_fraction, 0, 1)
-        n_regions = cfg.market.n_regions if isinstance(cfg.market.n_regions, int) else 1000
+        n_regions = cfg.market.n_regions
+        if check_range("", n_regions, 1, 1000, integer=True):
+            n_regions = 1000  # market.n_regions is reported on its own
         out += check_range(f"{key}.regions_served", lt.regions_served, 1, n_regions, integer=True)
         out += check_range(f"{key}.online_capability", lt.online_capability, 0, 1)
         out += check_range(f"{key}.risk_appetite", lt.risk_appetite, 0, 1, lo_open=True)
@@ -170,7 +212,7 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.capital_ratio", lt.capital_ratio, 0, 1, lo_open=True)
         out += check_range(f"{key}.entry_rate", lt.entry_rate, 0, 1000)
         out += check_range(f"{key}.brand", lt.brand, 0, 100, lo_open=True)
-    if total < 1 and not out:
+    if total < 1 and counts_valid and cfg.lenders:
         out.append("lenders.*.count: the counts sum to 0; at least one lender is required")
     out += _check_sum("lenders.*.initial_share", (lt.initial_share for lt in cfg.lenders.values()))
     return out
@@ -182,8 +224,7 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
     def rng(lo: float, hi: float, **kw: bool) -> Callable[[str, Any], list[str]]:
         return lambda key, value: check_range(key, value, lo, hi, **kw)
 
-    def flag(key: str, value: Any) -> list[str]:
-        return [] if isinstance(value, bool) else [f"{key} = {value!r}: must be true or false"]
+    flag = check_flag
 
     return {
         "rate_cap_apr": rng(0, 10, lo_open=True),
@@ -194,8 +235,10 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
         "online_business_loan_cap_cny": rng(0, 1e12, lo_open=True),
         "platform_individual_loan_cap_cny": rng(0, 1e12, lo_open=True),
         "single_borrower_limit": rng(0, 1, lo_open=True),
-        "online_entry_capital_cny": rng(0, 1e13),
-        "cross_province_capital_cny": rng(0, 1e13),
+        # entrants scale as (1e9 / capital) ** 0.5, unbounded as capital -> 0; the floor is
+        # the 2008 CBRC/PBoC guidance's 5m CNY minimum registered capital of a small-loan company
+        "online_entry_capital_cny": rng(MIN_ENTRY_CAPITAL_CNY, 1e13),
+        "cross_province_capital_cny": rng(MIN_ENTRY_CAPITAL_CNY, 1e13),
         "local_only_lending": flag,
         "inspection_probability": rng(0, 1),
         "inspection_penalty": rng(0, 1),
@@ -257,17 +300,37 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
             "must be at least regulation.online_entry_capital_cny"
         )
     run = _run_months(cfg)
+    timeline: list[str] = []
     for i, change in enumerate(reg.timeline):
         key = f"regulation.timeline[{i}]"
         if not isinstance(change, Mapping) or "date" not in change:
-            out.append(f"{key} = {change!r}: must be a mapping with a 'date' (YYYY-MM) and levers")
+            timeline.append(
+                f"{key} = {change!r}: must be a mapping with a 'date' (YYYY-MM) and levers"
+            )
             continue
-        out += _check_month(f"{key}.date", change["date"], *run)
+        timeline += _check_month(f"{key}.date", change["date"], *run)
         levers = [k for k in change if k != "date"]
         if not levers:
-            out.append(f"{key}: names no lever to change besides its date")
+            timeline.append(f"{key}: names no lever to change besides its date")
         for lever in levers:
-            out += lever_problems(f"{key}.{lever}", str(lever), change[lever])
+            timeline += lever_problems(f"{key}.{lever}", str(lever), change[lever])
+    if not timeline and not out:
+        timeline += _timeline_order_problems(reg)
+    return out + timeline
+
+
+def _timeline_order_problems(reg: RegulationConfig) -> list[str]:
+    """Cross-lever rules that must also hold after each dated change."""
+    out = []
+    for i, change in enumerate(reg.timeline):
+        in_force = regulation_at(reg, parse_month(change["date"]))
+        if in_force.cross_province_capital_cny < in_force.online_entry_capital_cny:
+            out.append(
+                f"regulation.timeline[{i}]: from {change['date']} "
+                f"regulation.cross_province_capital_cny = {in_force.cross_province_capital_cny!r}"
+                f" would be below regulation.online_entry_capital_cny = "
+                f"{in_force.online_entry_capital_cny!r}; it must be at least that"
+            )
     return out
 
 
@@ -301,9 +364,43 @@ def _behaviour_problems(cfg: SimConfig) -> list[str]:
     return out
 
 
+def _structure_problems(cfg: SimConfig) -> list[str]:
+    """Entries of the wrong kind (possible only when a SimConfig is built in Python)."""
+    expected = [
+        ("market", cfg.market, MarketConfig),
+        ("regulation", cfg.regulation, RegulationConfig),
+        ("behaviour", cfg.behaviour, BehaviourConfig),
+    ]
+    expected += [(f"market.segments.{k}", v, SegmentConfig) for k, v in cfg.market.segments.items()]
+    expected += [(f"lenders.{k}", v, LenderTypeConfig) for k, v in cfg.lenders.items()]
+    expected += [
+        (f"market.default_shocks[{i}]", v, DefaultShock)
+        for i, v in enumerate(cfg.market.default_shocks)
+    ]
+    return [
+        f"{key} = {value!r}: must be a {kind.__name__} (a mapping of its fields)"
+        for key, value, kind in expected
+        if not isinstance(value, kind)
+    ]
+
+
 def validate(cfg: SimConfig) -> list[str]:
     """All problems with a configuration, one line each; empty when it is valid."""
+    try:
+        structure = _structure_problems(cfg)
+    except AttributeError as exc:
+        return [f"config: not a SimConfig ({exc})"]
+    if structure:
+        return structure
     out = check_range("seed", cfg.seed, 0, 2**63 - 1, integer=True)
+    name = cfg.scenario_name
+    if not isinstance(name, str) or not SCENARIO_NAME.fullmatch(name):
+        out.append(
+            f"scenario_name = {name!r}: must be 1-100 characters without '/', '\\' or "
+            "control characters, and not '.' or '..' (it names the run directory)"
+        )
+    out += check_flag("progress", cfg.progress)
+    out += check_flag("plots", cfg.plots)
     return (
         out
         + _market_problems(cfg)
@@ -313,16 +410,74 @@ def validate(cfg: SimConfig) -> list[str]:
     )
 
 
+def unknown_key_problems(obj: Any, key: str = "") -> list[str]:
+    """Keys that are not in the schema, anywhere in a converted config.
+
+    Hydra refuses an unknown key given as ``key=value``, but ``+key=value`` (or a
+    YAML file) can add one to a structured config, and :func:`OmegaConf.to_object`
+    keeps it as a stray attribute; a misspelt key must not be silently ignored.
+    """
+    out: list[str] = []
+    if is_dataclass(obj) and not isinstance(obj, type):
+        names = [f.name for f in fields(obj)]
+        for extra in vars(obj):
+            if extra not in names:
+                full = f"{key}.{extra}" if key else extra
+                where = f"in {key}" if key else "at the top level"
+                out.append(f"{full}: unknown key; allowed {where}: {', '.join(names)}")
+        for name in names:
+            out += unknown_key_problems(getattr(obj, name), f"{key}.{name}" if key else name)
+    elif isinstance(obj, Mapping):
+        for name, value in obj.items():
+            out += unknown_key_problems(value, f"{key}.{name}")
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            out += unknown_key_problems(value, f"{key}[{i}]")
+    return out
+
+
+def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[str]:
+    """Command-line overrides that give a config group a number or a boolean (``lenders=5``).
+
+    Hydra answers those with a traceback that does not name the group; every
+    other malformed override is left to Hydra, whose messages name the key.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    conf_dir = Path(conf_dir)
+    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
+    parser = OverridesParser.create()
+    out = []
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        try:
+            (override,) = parser.parse_overrides([arg])
+        except Exception:  # not an override (e.g. the value of --cfg); Hydra decides
+            continue
+        group = override.key_or_group
+        if group not in groups or override.is_delete() or override.is_sweep_override():
+            continue
+        value = override.value()
+        if isinstance(value, bool | int | float):
+            options = sorted(f.stem for f in (conf_dir / group).glob("*.yaml"))
+            out.append(f"{group} = {value!r}: a config group; allowed one of {', '.join(options)}")
+    return out
+
+
 def load_config(cfg: DictConfig | SimConfig) -> SimConfig:
     """Convert (if needed) and validate; raise :class:`ConfigError` listing every problem."""
     if not isinstance(cfg, SimConfig):
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if missing:
+            raise ConfigError([f"{key}: missing; a value is required" for key in missing])
         try:
             cfg = OmegaConf.to_object(cfg)
         except OmegaConfBaseException as exc:
             key = getattr(exc, "full_key", None) or "config"
             message = str(exc).splitlines()[0]
             raise ConfigError([f"{key}: {message}"]) from exc
-    problems = validate(cfg)
+    problems = unknown_key_problems(cfg) + validate(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -1,0 +1,576 @@
+"""Per-agent reference: every borrower a ``mesa.Agent``, stepped one by one.
+
+:class:`MesaBorrowerPopulation` has the interface the model uses of
+:class:`agents.borrowers.BorrowerPopulation` (``applicants``, ``draw_need``,
+``book``, ``service``, ``outstanding_by``, ``partner_exposure``,
+``split_by_funder``, ``transfer`` and the attribute arrays), so
+``MarketModel(cfg, population_cls=MesaBorrowerPopulation)`` runs the same
+market with per-agent borrowers. It exists to measure what vectorising the
+borrowers buys (``benchmarks/run_benchmark.py``) and to check that both give
+the same results in distribution (``tests/test_equivalence.py``).
+
+What is per agent: each month ``model.agents_by_type[BorrowerAgent].shuffle_do("step")``
+steps every borrower in random order; a borrower services its own loan in
+plain Python (interest, amortisation, prepayment, default, write-off, with its
+own scalar random draws) and, when it has no loan, decides whether to apply.
+Each applicant then draws its loan need, searches (samples ``search_size``
+lenders by visibility in its region), ranks them by its logit utility and has
+each screened and priced (noisy risk signal, rate cap, loan-size caps), all
+in its own Python method (:meth:`BorrowerAgent.search`), following
+:mod:`sim.clearing` step for step. Only the matching against lenders'
+monthly room (first come first served, round by round as in
+:func:`sim.clearing.clear`) reuses the vectorised
+:func:`sim.clearing._within_capacity`. New loans are booked agent by agent.
+
+Static traits (segment, region, PD, thin file, data rank, digital affinity)
+are drawn exactly as the vectorised population draws them (it is built first
+and its traits copied), so for one seed both start from the same borrowers
+and lenders; after that the random streams differ and only distributions
+agree.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from agents.borrowers import NO_LENDER, BorrowerPopulation, ServicingFlows
+from sim.clearing import Applicants, LenderOffers, Matches, Terms, _within_capacity
+from sim.config import MarketConfig
+from sim.finance import PRUDENCE, TECH_NOISE_CUT, THIN_FILE_PENALTY, monthly_hazard
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+STATIC_TRAITS = (
+    "n",
+    "weight",
+    "segment",
+    "region",
+    "pd",
+    "thin_file",
+    "data_rank",
+    "affinity",
+    "loan_mean",
+    "loan_sigma",
+    "term",
+    "apply_rate",
+    "business",
+    "initial_loan_share",
+)
+LOAN_STATE = (
+    "lender",
+    "funder",
+    "own_share",
+    "balance",
+    "rate",
+    "payment",
+    "months_left",
+    "online",
+    "npl_age",
+)
+LOAN_DTYPES = {
+    "lender": np.int32,
+    "funder": np.int32,
+    "months_left": np.int32,
+    "npl_age": np.int32,
+    "online": bool,
+}
+
+
+class _Month:
+    """What the borrowers' steps of one month share: parameters in, flows out."""
+
+    def __init__(
+        self,
+        n_lenders: int,
+        hazard_multiplier: np.ndarray,
+        prepayment_rate: float,
+        writeoff_months: int,
+        apply_prob: list[float],
+        rng: np.random.Generator,
+    ) -> None:
+        self.hazard_multiplier = [float(h) for h in hazard_multiplier]
+        self.prepayment_rate = prepayment_rate
+        self.writeoff_months = writeoff_months
+        self.apply_prob = apply_prob
+        self.rng = rng
+        self.interest = [0.0] * n_lenders
+        self.principal = [0.0] * n_lenders
+        self.new_npl = [0.0] * n_lenders
+        self.written_off = [0.0] * n_lenders
+        self.matured = 0
+        self.applicants: list[int] = []
+
+
+class _Market:
+    """This month's lender offers as plain Python lists, for the applicants' own choices."""
+
+    def __init__(self, offers: LenderOffers, terms: Terms) -> None:
+        self.terms = terms
+        self.cumulative = [
+            np.cumsum(offers.visibility, axis=1).tolist(),
+            np.cumsum(offers.visibility_mandate, axis=1).tolist(),
+        ]
+        self.present = offers.present.tolist()
+        for name in (
+            "online_only",
+            "online_capability",
+            "funding_cost",
+            "mandate_funding_cut",
+            "operating_cost",
+            "technology",
+            "risk_appetite",
+            "risk_appetite_mandate",
+            "markup",
+            "posted_rate",
+            "equity",
+            "is_platform",
+        ):
+            setattr(self, name, getattr(offers, name).tolist())
+        self.log_brand = np.log(offers.brand).tolist()
+
+
+class BorrowerAgent(mesa.Agent):
+    """One simulated borrower (standing for ``weight`` real ones) and its loan."""
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        population: MesaBorrowerPopulation,
+        index: int,
+        segment: int,
+        hazard: float,
+        loan_mean: float,
+        loan_sigma: float,
+    ) -> None:
+        super().__init__(model)
+        self.population = population
+        self.index = index
+        self.segment = segment
+        self.hazard = hazard  # monthly default probability of a performing loan
+        self.loan_mean = loan_mean
+        self.loan_sigma = loan_sigma
+        self.lender = NO_LENDER
+        self.funder = NO_LENDER
+        self.own_share = 1.0
+        self.balance = 0.0
+        self.rate = 0.0
+        self.payment = 0.0
+        self.months_left = 0
+        self.online = False
+        self.npl_age = 0
+
+    # ------------------------------------------------------------- behaviour
+    def draw_need(self, rng: np.random.Generator) -> float:
+        """Amount wanted (CNY), lognormal with the segment's mean."""
+        sigma = self.loan_sigma
+        return self.loan_mean * float(np.exp(sigma * rng.standard_normal() - 0.5 * sigma**2))
+
+    def step(self) -> None:
+        """Service the loan, then (without one) decide whether to apply this month."""
+        month = self.population.current
+        if self.lender != NO_LENDER:
+            self._service(month)
+        if self.lender == NO_LENDER and month.rng.random() < month.apply_prob[self.segment]:
+            month.applicants.append(self.index)
+
+    def search(
+        self,
+        market: _Market,
+        rng: np.random.Generator,
+        region: int,
+        mandate: bool,
+        pd: float,
+        thin_file: bool,
+        covered: bool,
+        affinity: float,
+        need: float,
+        business: bool,
+    ) -> list[tuple[int, bool, float, float, bool] | None]:
+        """Sample lenders, rank them, and have each screen and price this application.
+
+        Returns one slot per search draw, best first: ``(lender, approved,
+        amount, rate, online)``, or None for an empty or repeated draw (as the
+        vectorised clearing leaves it).
+        """
+        t = market.terms
+        size = t.search_size
+        cumulative = market.cumulative[mandate][region]
+        total = cumulative[-1] if cumulative else 0.0
+        if total <= 0:
+            return [None] * size
+        last = len(cumulative) - 1
+        drawn = [min(bisect_right(cumulative, rng.random() * total), last) for _ in range(size)]
+        ranked = []
+        for lender in drawn:
+            present = market.present[lender][region]
+            by_app = rng.random() < affinity * market.online_capability[lender]
+            online = market.online_only[lender] or not present or by_app
+            convenience = affinity if online else 1.0 - affinity
+            utility = (
+                -t.rate_sensitivity * 100.0 * market.posted_rate[lender]
+                + t.online_preference * convenience
+                + market.log_brand[lender]
+                + rng.gumbel()
+            )
+            ranked.append((-utility, lender, online))
+        ranked.sort(key=lambda item: item[0])  # stable, as the vectorised argsort
+        slots: list[tuple[int, bool, float, float, bool] | None] = []
+        seen = set()
+        for _, lender, online in ranked:
+            if lender in seen:
+                slots.append(None)
+                continue
+            seen.add(lender)
+            slots.append(
+                (
+                    lender,
+                    *self._screen(
+                        market, rng, lender, online, mandate, pd, thin_file, covered, need, business
+                    ),
+                    online,
+                )
+            )
+        return slots
+
+    @staticmethod
+    def _screen(
+        market: _Market,
+        rng: np.random.Generator,
+        lender: int,
+        online: bool,
+        mandate: bool,
+        pd: float,
+        thin_file: bool,
+        covered: bool,
+        need: float,
+        business: bool,
+    ) -> tuple[bool, float, float]:
+        """One lender's screening of this application: ``(approved, amount, rate)``."""
+        t = market.terms
+        thin_factor = 1.0 + THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
+        noise = t.screening_noise * (1.0 - TECH_NOISE_CUT * market.technology[lender]) * thin_factor
+        signal = min(pd * math.exp(noise * rng.standard_normal()), 1.0)
+        if mandate:
+            appetite = market.risk_appetite_mandate[lender]
+            funding = market.funding_cost[lender] - market.mandate_funding_cut[lender]
+        else:
+            appetite = market.risk_appetite[lender]
+            funding = market.funding_cost[lender]
+        rate = (
+            funding
+            + market.operating_cost[lender]
+            + signal * t.loss_given_default
+            + market.markup[lender]
+        )
+        amount = need
+        if online:
+            amount = min(amount, t.online_business_cap if business else t.online_consumer_cap)
+        if market.is_platform[lender] and not business:
+            amount = min(amount, t.platform_individual_cap)
+        amount = min(amount, t.single_borrower_limit * max(market.equity[lender], 0.0))
+        prudent = signal * math.exp(PRUDENCE * noise)
+        approved = prudent <= appetite and rate <= t.rate_cap and amount > 0
+        return approved, amount, rate
+
+    def _split(self, flows: list[float], amount: float) -> None:
+        own = self.own_share
+        flows[self.lender] += amount * own
+        if own < 1.0:
+            flows[self.funder] += amount * (1.0 - own)
+
+    def _service(self, month: _Month) -> None:
+        if self.npl_age > 0:
+            self.npl_age += 1
+            if self.npl_age > month.writeoff_months:
+                self._split(month.written_off, self.balance)
+                self.close()
+                month.matured += 1
+            return
+        if month.rng.random() < self.hazard * month.hazard_multiplier[self.lender]:
+            self.npl_age = 1
+            self._split(month.new_npl, self.balance)
+            return
+        balance = self.balance
+        self._split(month.interest, balance * self.rate / 12.0)
+        if month.rng.random() < month.prepayment_rate or self.months_left <= 1:
+            principal = balance
+        else:
+            principal = min(self.payment, balance)
+        self._split(month.principal, principal)
+        self.balance = balance - principal
+        self.months_left -= 1
+        if self.balance <= 0.0:
+            self.close()
+            month.matured += 1
+
+    # -------------------------------------------------------------- the loan
+    def take_loan(
+        self,
+        lender: int,
+        funder: int,
+        own_share: float,
+        amount: float,
+        rate: float,
+        online: bool,
+        months_left: int,
+    ) -> None:
+        """Start a loan (or, at set-up, one already part-repaid)."""
+        self.lender = lender
+        self.funder = funder
+        self.own_share = own_share
+        self.balance = amount
+        self.rate = rate
+        self.months_left = months_left
+        self.payment = amount / max(months_left, 1)
+        self.online = online
+        self.npl_age = 0
+
+    def close(self) -> None:
+        """The loan is repaid or written off."""
+        self.lender = NO_LENDER
+        self.funder = NO_LENDER
+        self.own_share = 1.0
+        self.balance = 0.0
+        self.months_left = 0
+        self.npl_age = 0
+
+
+class MesaBorrowerPopulation:
+    """Borrowers as Mesa agents, with the interface of ``BorrowerPopulation``.
+
+    The loan state lives in the agents; the arrays ``lender``, ``balance`` ...
+    are gathered from them on each read (read-only copies).
+    """
+
+    def __init__(self, market: MarketConfig, rng: np.random.Generator) -> None:
+        traits = BorrowerPopulation(market, rng)  # the same draws as the vectorised one
+        for name in STATIC_TRAITS:
+            setattr(self, name, getattr(traits, name))
+        self.demand_growth = market.demand_growth
+        self.agents: list[BorrowerAgent] = []
+        self.model: MarketModel | None = None
+        self.current: _Month | None = None
+        self._growth = 1.0
+
+    def attach(self, model: MarketModel) -> None:
+        """Create one ``BorrowerAgent`` per borrower in ``model`` (called by the model)."""
+        self.model = model
+        hazard = monthly_hazard(self.pd)
+        loan_mean = self.loan_mean[self.segment]
+        loan_sigma = self.loan_sigma[self.segment]
+        self.agents = [
+            BorrowerAgent(
+                model,
+                self,
+                i,
+                int(self.segment[i]),
+                float(hazard[i]),
+                float(loan_mean[i]),
+                float(loan_sigma[i]),
+            )
+            for i in range(self.n)
+        ]
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in LOAN_STATE:
+            agents = self.__dict__.get("agents", [])
+            dtype = LOAN_DTYPES.get(name, float)
+            return np.fromiter((getattr(a, name) for a in agents), dtype=dtype, count=len(agents))
+        raise AttributeError(name)
+
+    # ------------------------------------------------------------- interface
+    def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Loan amounts wanted by borrowers ``idx`` (CNY), drawn agent by agent."""
+        agents = self.agents
+        return np.array([agents[i].draw_need(rng) for i in idx], dtype=float)
+
+    def _apply_prob(self, growth: float) -> list[float]:
+        return [min(float(rate) * growth, 1.0) for rate in self.apply_rate]
+
+    def service(
+        self,
+        n_lenders: int,
+        hazard_multiplier: np.ndarray,
+        prepayment_rate: float,
+        writeoff_months: int,
+        rng: np.random.Generator,
+    ) -> ServicingFlows:
+        """Step every borrower in random order: service its loan, decide whether to apply."""
+        model = self.model
+        years = (model.month - model.start) / 12.0 if model is not None else 0.0
+        self._growth = (1.0 + self.demand_growth) ** years
+        self.current = _Month(
+            n_lenders,
+            hazard_multiplier,
+            prepayment_rate,
+            writeoff_months,
+            self._apply_prob(self._growth),
+            rng,
+        )
+        if model is not None:
+            model.agents_by_type[BorrowerAgent].shuffle_do("step")
+        month = self.current
+        w = self.weight
+        return ServicingFlows(
+            np.array(month.interest) * w,
+            np.array(month.principal) * w,
+            np.array(month.new_npl) * w,
+            np.array(month.written_off) * w,
+            month.matured,
+        )
+
+    def applicants(self, growth: float, rng: np.random.Generator) -> np.ndarray:
+        """Borrowers who decided to apply in this month's step (in step order, i.e. random)."""
+        month = self.current
+        if month is None or abs(growth - self._growth) > 1e-12 * growth:
+            # not stepped this month at this growth: the agents decide now
+            prob = self._apply_prob(growth)
+            order = list(range(self.n))
+            rng.shuffle(order)
+            chosen = [
+                i
+                for i in order
+                if self.agents[i].lender == NO_LENDER
+                and rng.random() < prob[self.agents[i].segment]
+            ]
+            return np.array(chosen, dtype=np.int64)
+        self.current = None
+        return np.array(month.applicants, dtype=np.int64)
+
+    def clear(
+        self,
+        app: Applicants,
+        offers: LenderOffers,
+        terms: Terms,
+        weight: float,
+        rng: np.random.Generator,
+    ) -> Matches:
+        """Each applicant searches, ranks and is screened in its own step; then the matching.
+
+        The matching is :func:`sim.clearing.clear`'s: round ``k`` offers every
+        applicant still without a loan to its ``k``-th ranked lender, and
+        approvals are served first come first served within the lender's room.
+        """
+        n, n_lenders, size = app.idx.size, offers.capacity.size, terms.search_size
+        result = Matches(
+            lender=np.full(n, NO_LENDER, dtype=np.int64),
+            funder=np.full(n, NO_LENDER, dtype=np.int64),
+            own_share=np.ones(n),
+            amount=np.zeros(n),
+            rate=np.zeros(n),
+            online=np.zeros(n, dtype=bool),
+            capacity_bound=np.zeros(n_lenders, dtype=bool),
+        )
+        if n == 0 or n_lenders == 0:
+            return result
+        market = _Market(offers, terms)
+        columns = zip(
+            app.idx.tolist(),
+            app.region.tolist(),
+            app.mandate.tolist(),
+            app.pd.tolist(),
+            app.thin_file.tolist(),
+            app.covered.tolist(),
+            app.affinity.tolist(),
+            app.need.tolist(),
+            app.business.tolist(),
+            strict=True,
+        )
+        slots = [self.agents[i].search(market, rng, *rest) for i, *rest in columns]
+        capacity = offers.capacity.copy()
+        pending = np.ones(n, dtype=bool)
+        for k in range(size):
+            tried = [(row, s[k]) for row, s in enumerate(slots) if pending[row] and s[k]]
+            if not tried:
+                continue
+            rows = np.array([row for row, _ in tried])
+            lender = np.array([slot[0] for _, slot in tried], dtype=np.int64)
+            approved = np.array([slot[1] for _, slot in tried], dtype=bool)
+            amount = np.array([slot[2] for _, slot in tried])
+            fits = np.zeros(rows.size, dtype=bool)
+            fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
+            result.capacity_bound[lender[approved & ~fits]] = True
+            for row, (wl, _, amt, rate, online) in (tried[j] for j in np.flatnonzero(fits)):
+                result.lender[row] = wl
+                result.amount[row] = amt
+                result.rate[row] = rate
+                result.online[row] = online
+                share = offers.own_share[wl]
+                result.own_share[row] = share
+                result.funder[row] = offers.partner[wl] if share < 1.0 else NO_LENDER
+                pending[row] = False
+            capacity -= np.bincount(
+                lender[fits], weights=amount[fits] * weight, minlength=n_lenders
+            )
+        return result
+
+    def book(
+        self,
+        idx: np.ndarray,
+        lender: np.ndarray,
+        funder: np.ndarray,
+        own_share: np.ndarray,
+        amount: np.ndarray,
+        rate: np.ndarray,
+        online: np.ndarray,
+        months_left: np.ndarray | None = None,
+    ) -> None:
+        """Record new loans for borrowers ``idx``, agent by agent."""
+        term = self.term[self.segment[idx]] if months_left is None else months_left
+        for k, i in enumerate(idx.tolist()):
+            self.agents[i].take_loan(
+                int(lender[k]),
+                int(funder[k]),
+                float(own_share[k]),
+                float(amount[k]),
+                float(rate[k]),
+                bool(online[k]),
+                int(term[k]),
+            )
+
+    def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
+        """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
+        total = [0.0] * n_lenders
+        for i, a in zip(idx.tolist(), amount.tolist(), strict=True):
+            self.agents[i]._split(total, a)
+        return np.array(total) * self.weight
+
+    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
+        by_originator = [0.0] * n_lenders
+        by_funder = [0.0] * n_lenders
+        npl = [0.0] * n_lenders
+        for agent in self.agents:
+            if agent.lender == NO_LENDER:
+                continue
+            by_originator[agent.lender] += agent.balance
+            agent._split(by_funder, agent.balance)
+            if agent.npl_age > 0:
+                agent._split(npl, agent.balance)
+        w = self.weight
+        return np.array(by_originator) * w, np.array(by_funder) * w, np.array(npl) * w
+
+    def partner_exposure(self, n_lenders: int) -> np.ndarray:
+        """Partner-funded balance of each originator's co-lent loans, CNY."""
+        total = [0.0] * n_lenders
+        for agent in self.agents:
+            if agent.lender != NO_LENDER and agent.own_share < 1.0:
+                total[agent.lender] += agent.balance * (1.0 - agent.own_share)
+        return np.array(total) * self.weight
+
+    def transfer(self, from_lender: int, to_lender: int) -> None:
+        """Move every loan originated or funded by ``from_lender`` to ``to_lender``."""
+        for agent in self.agents:
+            if agent.lender == from_lender:
+                agent.lender = to_lender
+            if agent.funder == from_lender:
+                agent.funder = to_lender
+            if agent.lender == agent.funder and agent.lender != NO_LENDER:
+                agent.funder = NO_LENDER
+                agent.own_share = 1.0

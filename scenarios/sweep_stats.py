@@ -1,0 +1,107 @@
+"""Pure statistics for sweeps: bands across seeds, summaries, paired differences.
+
+Every function takes plain numbers (sequences, numpy arrays or pandas Series)
+and returns numbers; none reads or writes files. Non-finite values (a seed
+whose metric is undefined, e.g. HHI of an empty market) are dropped first.
+
+* Bands are the 5th and 95th percentiles across seeds, numpy's default
+  (linear interpolation between order statistics): with 5 seeds the 5 %
+  point lies a fifth of the way from the smallest to the second smallest.
+* Paired differences match two points seed by seed (common random numbers)
+  and give a two-sided Student-t interval on their mean,
+  ``mean +/- t_{1 - alpha/2, n-1} * sd / sqrt(n)`` with the sample standard
+  deviation (``ddof=1``); with one pair the interval is undefined (nan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import stats
+
+BAND = (5.0, 95.0)
+"""Percentiles of the band across seeds."""
+
+CONFIDENCE = 0.95
+"""Coverage of the t-interval on paired differences."""
+
+
+def finite(values: ArrayLike) -> np.ndarray:
+    """``values`` as a 1-D float array without nan or infinities."""
+    array = np.asarray(values, dtype=float).ravel()
+    return array[np.isfinite(array)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and band of one metric across seeds."""
+
+    n: int
+    mean: float
+    low: float
+    high: float
+
+
+def summarize(values: ArrayLike, band: tuple[float, float] = BAND) -> Summary:
+    """Mean and ``band`` percentiles of the finite ``values`` (nan when there are none)."""
+    x = finite(values)
+    if x.size == 0:
+        return Summary(0, np.nan, np.nan, np.nan)
+    low, high = np.percentile(x, band)
+    return Summary(int(x.size), float(x.mean()), float(low), float(high))
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of ``policy - baseline`` over matched seeds, with a t-interval."""
+
+    n: int
+    mean: float
+    sd: float
+    ci_low: float
+    ci_high: float
+
+
+def t_interval(diffs: ArrayLike, confidence: float = CONFIDENCE) -> PairedDifference:
+    """Student-t interval for the mean of ``diffs`` (nan bounds with fewer than two values)."""
+    d = finite(diffs)
+    n = int(d.size)
+    if n == 0:
+        return PairedDifference(0, np.nan, np.nan, np.nan, np.nan)
+    mean = float(d.mean())
+    if n < 2:
+        return PairedDifference(n, mean, np.nan, np.nan, np.nan)
+    sd = float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / np.sqrt(n)
+    return PairedDifference(n, mean, sd, mean - half, mean + half)
+
+
+def paired_difference(
+    policy: Mapping[int, float],
+    baseline: Mapping[int, float],
+    confidence: float = CONFIDENCE,
+) -> PairedDifference:
+    """``policy - baseline`` on the seeds both have (finite values only), with a t-interval.
+
+    Args:
+        policy: Metric by seed at the policy point.
+        baseline: Metric by seed at the baseline point.
+        confidence: Coverage of the two-sided interval.
+    """
+    seeds = sorted(set(policy) & set(baseline))
+    diffs = np.array([float(policy[s]) - float(baseline[s]) for s in seeds], dtype=float)
+    return t_interval(diffs, confidence)
+
+
+def changes(first: Mapping[int, float], last: Mapping[int, float]) -> dict[int, float]:
+    """``last - first`` for each seed present in both."""
+    return {s: float(last[s]) - float(first[s]) for s in sorted(set(first) & set(last))}
+
+
+def missing_seeds(expected: ArrayLike, present: ArrayLike) -> list[int]:
+    """Seeds of ``expected`` not in ``present``, sorted."""
+    have = {int(s) for s in np.asarray(present).ravel()}
+    return sorted({int(s) for s in np.asarray(expected).ravel()} - have)

@@ -1,0 +1,145 @@
+"""Warnings about legal but extreme markets, logged when a run starts and as it goes.
+
+None of these stops a run: the configuration is valid (see :mod:`sim.validation`)
+and the model has a documented behaviour for each case (``docs/robustness.md``).
+They are logged at WARNING on the ``sim.diagnostics`` logger, so a reader of the
+run's log learns why its tables look the way they do:
+
+* a lender type with no lenders at the start;
+* a rate cap below every lender's break-even rate;
+* no lender within its capital requirement at the start;
+* every lender of a type gone, and every lender of all types gone, leaving no
+  one to lend.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.calendar import format_month, month_year
+from sim.config import LENDER_TYPES, SEGMENTS
+from sim.finance import effective_operating_cost, lending_limit
+from sim.policy import path_value
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+log = logging.getLogger(__name__)
+
+
+def break_even_rates(model: MarketModel) -> np.ndarray:
+    """Each lender's lowest break-even annual rate at the start, over the populated segments.
+
+    Break-even in a segment is funding + operating cost (after technology) +
+    expected loss at the segment's mean PD, ``pd_mean * (1 - recovery_rate)``;
+    mandate segments (agriculture, welfare) count with the funding cut the
+    financing support gives there. A loan priced below this loses money on
+    average, and the model prices every loan at this plus a markup.
+    """
+    # Imported here: sim.model imports this module.
+    from sim.model import MANDATE_FUNDING_SHARE, MANDATE_SEGMENTS, POLICY
+
+    cfg, book = model.cfg, model.book
+    codes = book.view("type_code")
+    year = month_year(model.start)
+    funding = model._funding_rates(year)
+    cut = (
+        cfg.behaviour.funding_subsidy_max
+        * path_value(model.reg.financing_support, year)
+        * MANDATE_FUNDING_SHARE
+    )
+    mandate_cut = np.where(codes == POLICY, 0.0, cut)
+    opex = effective_operating_cost(book.view("operating_cost"), book.view("technology"))
+    lgd = 1.0 - cfg.market.recovery_rate
+    best = np.full(book.n, np.inf)
+    for s, name in enumerate(SEGMENTS):
+        seg = cfg.market.segments[name]
+        if seg.share <= 0:
+            continue
+        rate = funding + opex + lgd * seg.pd_mean
+        if s in MANDATE_SEGMENTS:
+            rate = rate - mandate_cut
+        best = np.minimum(best, rate)
+    return best
+
+
+class RunDiagnostics:
+    """Checks a model at its start and after every month; keeps the warnings it logged."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.messages: list[str] = []
+        self._anyone_active = bool(model.book.view("active").any())
+        self._types_active = self._active_types()
+        self._start()
+
+    def _active_types(self) -> set[str]:
+        book = self.model.book
+        codes = np.unique(book.view("type_code")[book.view("active")])
+        return {LENDER_TYPES[int(c)] for c in codes}
+
+    def _warn(self, message: str) -> None:
+        self.messages.append(message)
+        log.warning(message)
+
+    def _start(self) -> None:
+        model = self.model
+        cfg, book = model.cfg, model.book
+        for lender_type in LENDER_TYPES:
+            lt = cfg.lenders[lender_type]
+            if lt.count == 0:
+                later = (
+                    f"entrants may join each January (entry_rate {lt.entry_rate:g} a year)"
+                    if lt.entry_rate > 0
+                    else "with entry_rate 0 there will be none in the whole run"
+                )
+                self._warn(
+                    f"lenders.{lender_type}.count = 0: no {lender_type} lenders at the start; "
+                    f"{later}"
+                )
+        active = book.view("active")
+        if not active.any():
+            return
+        cap = model.reg.rate_cap_apr
+        lowest = float(break_even_rates(model)[active].min())
+        if cap < lowest:
+            self._warn(
+                f"regulation.rate_cap_apr = {cap:g} is below every lender's break-even rate "
+                f"(lowest {lowest:.4g}: funding + operating cost + expected loss at the "
+                "segment mean PD); only borrowers screened well below their segment's mean "
+                "risk can be served, and lending may stop altogether"
+            )
+        min_ratio, leverage = model._requirements()
+        limit = lending_limit(book.view("equity"), min_ratio, leverage)
+        within = book.view("loans") <= limit * (1 + 1e-9)
+        if not within[active].any():
+            self._warn(
+                "no lender meets its capital requirement at the start (regulation."
+                "min_capital_ratio, regulation.max_leverage): lenders make no new loans while "
+                "their book is above the limit, and a lender below its minimum capital ratio "
+                f"for behaviour.exit_months = {cfg.behaviour.exit_months} months in a row is "
+                "acquired or wound down"
+            )
+
+    def after_month(self) -> None:
+        """Warn each time the last active lender of a type, or of all types, goes."""
+        types = self._active_types()
+        for lender_type in sorted(self._types_active - types):
+            self._warn(
+                f"every {lender_type} lender has exited by {format_month(self.model.month)}: "
+                f"its share of new lending is 0 from now on (unless {lender_type} lenders "
+                "enter in a later January)"
+            )
+        self._types_active = types
+        active = bool(types)
+        if self._anyone_active and not active:
+            self._warn(
+                f"every lender has exited by {format_month(self.model.month)}: no new lending "
+                "from now on (unless lenders enter in a later January); the remaining book "
+                "runs off, and concentration is undefined (left empty) once nothing is "
+                "outstanding"
+            )
+        self._anyone_active = active

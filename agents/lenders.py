@@ -25,6 +25,7 @@ class Lender(mesa.Agent):
 
     lender_type: ClassVar[str] = ""
     adapts_markup: ClassVar[bool] = True
+    sellable: ClassVar[bool] = True  # may be bought when weak (not only when failing)
     mandate_segments: ClassVar[tuple[str, ...]] = ()
 
     model: MarketModel
@@ -96,6 +97,7 @@ class PolicyLender(Lender):
 
     lender_type = "policy_lender"
     adapts_markup = False
+    sellable = False  # state-owned: not for sale, recapitalised by the state instead
     mandate_segments = ("agriculture", "welfare")
 
 

@@ -29,6 +29,43 @@ class ServicingFlows:
     matured: int  # loans closed this month (repaid or written off)
 
 
+class FunderSplit:
+    """Per-lender totals of amounts on a fixed set of loans, split by funding share.
+
+    The co-lent loans are found once; each ``total`` adds the same numbers in the
+    same order as ``BorrowerPopulation._split`` (per real borrower, unweighted).
+    """
+
+    def __init__(
+        self, lender: np.ndarray, funder: np.ndarray, own: np.ndarray, n_lenders: int
+    ) -> None:
+        self.lender, self.own, self.n_lenders = lender, own, n_lenders
+        self.co_lent = np.flatnonzero(own < 1.0)
+        self.funder = funder[self.co_lent]
+        self.partner_part = 1.0 - own[self.co_lent]
+
+    def total(self, amount: np.ndarray) -> np.ndarray:
+        """Originators' funded part plus partners' part of ``amount``, by lender id."""
+        total = np.bincount(self.lender, weights=amount * self.own, minlength=self.n_lenders)
+        if self.co_lent.size:
+            total += np.bincount(
+                self.funder,
+                weights=amount[self.co_lent] * self.partner_part,
+                minlength=self.n_lenders,
+            )
+        return total
+
+
+def _take(values: np.ndarray, pos: np.ndarray | None) -> np.ndarray:
+    """``values[pos]``; ``pos`` None means every element (no copy)."""
+    return values if pos is None else values[pos]
+
+
+def _compose(outer: np.ndarray | None, inner: np.ndarray) -> np.ndarray:
+    """Positions ``inner`` of a subset at positions ``outer`` (None: all), as positions."""
+    return inner if outer is None else outer[inner]
+
+
 class BorrowerPopulation:
     """Borrowers' attributes and their active loans."""
 
@@ -68,6 +105,7 @@ class BorrowerPopulation:
         # derived once (PD is fixed per borrower): monthly default probability
         self.hazard = monthly_hazard(self.pd)
         self._uniform = np.empty(n)  # scratch for the monthly application draws
+        self._active: np.ndarray | None = None  # borrowers with a loan (None: to recount)
 
     def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Loan amounts wanted by borrowers ``idx`` (CNY), lognormal by segment."""
@@ -96,6 +134,7 @@ class BorrowerPopulation:
         months_left: np.ndarray | None = None,
     ) -> None:
         """Record new loans for borrowers ``idx``."""
+        self._active = None
         self.lender[idx] = lender
         self.funder[idx] = funder
         self.own_share[idx] = own_share
@@ -107,6 +146,12 @@ class BorrowerPopulation:
         self.payment[idx] = amount / np.maximum(left, 1)
         self.online[idx] = online
         self.npl_age[idx] = 0
+
+    def active(self) -> np.ndarray:
+        """Ids of the borrowers with a loan, ascending (kept between bookings)."""
+        if self._active is None:
+            self._active = np.flatnonzero(self.lender != NO_LENDER)
+        return self._active
 
     def _close(self, idx: np.ndarray) -> None:
         self.lender[idx] = NO_LENDER
@@ -155,70 +200,76 @@ class BorrowerPopulation:
         Non-performing loans earn nothing and are written off after
         ``writeoff_months``; the write-off amount is the gross balance.
         """
-        # each loan column is gathered once over the active loans, then narrowed by masks
-        idx = np.flatnonzero(self.lender != NO_LENDER)
+        # the loan columns are gathered once over the active loans (ascending borrower
+        # order, so every per-lender sum adds the same numbers in the same order as a
+        # scan over all borrowers), then narrowed by positions
+        idx = self.active()
         lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
         bal = self.balance[idx]
         age = self.npl_age[idx]
-        npl = age > 0
-        npl_idx = idx[npl]
-        npl_age = age[npl] + 1
-        self.npl_age[npl_idx] = npl_age
-        is_due = npl_age > writeoff_months
-        due = npl_idx[is_due]
-        lender_npl, funder_npl, own_npl = lender[npl], funder[npl], own[npl]
+        npl_pos = np.flatnonzero(age > 0)
+        npl_age = age[npl_pos] + 1
+        self.npl_age[idx[npl_pos]] = npl_age
+        due_pos = npl_pos[npl_age > writeoff_months]
         written_off = self._split(
-            lender_npl[is_due], funder_npl[is_due], own_npl[is_due], bal[npl][is_due], n_lenders
+            lender[due_pos], funder[due_pos], own[due_pos], bal[due_pos], n_lenders
         )
 
-        performing = ~npl
-        perf = idx[performing]
-        lender, funder, own, bal = (
-            lender[performing],
-            funder[performing],
-            own[performing],
-            bal[performing],
-        )
-        hazard = self.hazard[perf] * hazard_multiplier[lender]
+        perf_pos = np.flatnonzero(age <= 0) if npl_pos.size else None
+        perf = _take(idx, perf_pos)
+        hazard = self.hazard[perf]
+        if not (hazard_multiplier == 1.0).all():  # x * 1.0 == x: skipped without a shock
+            hazard = hazard * hazard_multiplier[_take(lender, perf_pos)]
         defaults = rng.random(perf.size) < hazard
-        self.npl_age[perf[defaults]] = 1
+        default_pos = _compose(perf_pos, np.flatnonzero(defaults))
+        self.npl_age[idx[default_pos]] = 1
         new_npl = self._split(
-            lender[defaults], funder[defaults], own[defaults], bal[defaults], n_lenders
+            lender[default_pos], funder[default_pos], own[default_pos], bal[default_pos], n_lenders
         )
 
-        pays = ~defaults
-        paying = perf[pays]
-        lender, funder, own, balance = lender[pays], funder[pays], own[pays], bal[pays]
-        interest = self._split(lender, funder, own, balance * self.rate[paying] / 12.0, n_lenders)
+        pay_pos = _compose(perf_pos, np.flatnonzero(~defaults)) if default_pos.size else perf_pos
+        paying = _take(idx, pay_pos)
+        balance = _take(bal, pay_pos)
+        split = FunderSplit(
+            _take(lender, pay_pos), _take(funder, pay_pos), _take(own, pay_pos), n_lenders
+        )
+        interest = split.total(balance * self.rate[paying] / 12.0) * self.weight
         prepay = rng.random(paying.size) < prepayment_rate
         principal_amt = np.where(prepay, balance, np.minimum(self.payment[paying], balance))
         months_left = self.months_left[paying]
         principal_amt = np.where(months_left <= 1, balance, principal_amt)
-        principal = self._split(lender, funder, own, principal_amt, n_lenders)
+        principal = split.total(principal_amt) * self.weight
         remaining = balance - principal_amt
         self.balance[paying] = remaining
         self.months_left[paying] = months_left - 1
 
-        repaid = paying[remaining <= 0.0]
-        self._close(due)
-        self._close(repaid)
-        return ServicingFlows(interest, principal, new_npl, written_off, due.size + repaid.size)
+        repaid_local = np.flatnonzero(remaining <= 0.0)
+        self._close(idx[due_pos])
+        self._close(paying[repaid_local])
+        closed = np.concatenate((due_pos, _compose(pay_pos, repaid_local)))
+        self._active = np.delete(idx, closed)
+        return ServicingFlows(
+            interest, principal, new_npl, written_off, due_pos.size + repaid_local.size
+        )
 
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
-        idx = np.flatnonzero(self.lender != NO_LENDER)
+        idx = self.active()
         lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
         bal = self.balance[idx]
         by_originator = np.bincount(lender, weights=bal, minlength=n_lenders) * self.weight
-        by_funder = self._split(lender, funder, own, bal, n_lenders)
-        npl = self.npl_age[idx] > 0
+        by_funder = FunderSplit(lender, funder, own, n_lenders).total(bal) * self.weight
+        npl = np.flatnonzero(self.npl_age[idx] > 0)
         npl_by_funder = self._split(lender[npl], funder[npl], own[npl], bal[npl], n_lenders)
         return by_originator, by_funder, npl_by_funder
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""
-        idx = np.flatnonzero((self.lender != NO_LENDER) & (self.own_share < 1.0))
-        weights = self.balance[idx] * (1.0 - self.own_share[idx])
+        idx = self.active()
+        own = self.own_share[idx]
+        co_lent = np.flatnonzero(own < 1.0)
+        idx = idx[co_lent]
+        weights = self.balance[idx] * (1.0 - own[co_lent])
         return np.bincount(self.lender[idx], weights=weights, minlength=n_lenders) * self.weight
 
     def transfer(self, from_lender: int, to_lender: int) -> None:

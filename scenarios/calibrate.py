@@ -479,7 +479,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--budget", type=int, default=300, help="model evaluations for the fit")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="calibrated config to write")
-    ap.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG of the fit")
+    ap.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG of the fit ('' for none)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
     ap.add_argument(
         "--check",
@@ -528,7 +528,7 @@ def check(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"outside tolerance: {line}")
     if args.plot:
-        print(f"plot: {plot_fit(yearly, targets, args.plot)}")
+        print(f"plot: {plot_fit(yearly, targets, Path(args.plot))}")
     if same_scale:
         ok = abs(value - record["loss"]) <= CHECK_TOLERANCE * max(record["loss"], 1e-3)
         print("reproduced" if ok else "NOT reproduced", f"(tolerance {CHECK_TOLERANCE:.0%})")
@@ -578,7 +578,7 @@ def calibrate(args: argparse.Namespace) -> int:
     for p in PARAMETERS:
         print(f"  {p.key:48s} {values[p.key]:.5g}   [{p.low:g}, {p.high:g}]")
     if args.plot:
-        print(f"plot: {plot_fit(yearly, targets, args.plot)}")
+        print(f"plot: {plot_fit(yearly, targets, Path(args.plot))}")
     return 0
 
 

@@ -300,9 +300,13 @@ def plot_heatmap(table: pd.DataFrame, keys: Sequence[str], out_dir: Path) -> Pat
         ax.set_yticks(range(grid.shape[0]), [_fmt_value(v) for v in grid.index])
         ax.set_xlabel(x_key)
         ax.set_ylabel(y_key)
-        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+        values = grid.to_numpy(dtype=float)
+        middle = np.nanmean([np.nanmin(values), np.nanmax(values)])
+        for (i, j), value in np.ndenumerate(values):
             if np.isfinite(value):
-                ax.text(j, i, _FORMATS[metric].format(value), ha="center", va="center", fontsize=8)
+                colour = "white" if value > middle else "black"  # readable on dark cells
+                text = _FORMATS[metric].format(value)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=colour)
         fig.colorbar(image, ax=ax)
         year = int(table["last_year"].iloc[0])
         ax.set_title(f"{_TITLES[metric]} in {year}, mean across seeds")

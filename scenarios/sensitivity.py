@@ -17,8 +17,8 @@ into the same ``--out`` skips rows already complete.
 
 Writes into ``--out``: ``design.csv`` (the rows), ``sensitivity.csv``
 (``output, parameter, mu, mu_star, sigma, mu_star_conf, n_trajectories``: the
-Morris indices of each output in the last simulated year, on the parameters'
-own scale per unit of their range) and ``sensitivity.png`` (mu* with its 95 %
+Morris indices of each output in the last simulated year, the effect of moving
+each parameter across its whole range) and ``sensitivity.png`` (mu* with its 95 %
 bootstrap interval and sigma, one panel per output). Trajectories with a failed
 row are left out of the indices (and counted in ``n_trajectories``).
 """

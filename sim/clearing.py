@@ -92,29 +92,59 @@ class Matches:
 def sample_candidates(
     visibility: np.ndarray, region: np.ndarray, size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Lender ids sampled by visibility in each applicant's region (NO_LENDER if none)."""
+    """Lender ids sampled by visibility in each applicant's region (NO_LENDER if none).
+
+    ``visibility`` is ``[n_regions, n_lenders]``; a "region" is any group of
+    applicants sharing a row (``clear`` stacks the mandate segments' rows after
+    the others).
+    """
     out = np.full((region.size, size), NO_LENDER, dtype=np.int64)
     n_lenders = visibility.shape[1]
     if region.size == 0 or n_lenders == 0:
         return out
     cumulative = np.cumsum(visibility, axis=1)
     totals = cumulative[:, -1]
-    # applicants grouped by region (ascending), each group in its original order;
-    # one block of draws for the regions with anything visible, in that order,
-    # is the same stream as one draw per region
-    order = np.argsort(region, kind="stable")
+    # applicants grouped by region (ascending), each group in its original order
+    # (a stable sort: radix on a small integer type); one block of draws for the
+    # regions with anything visible, in that order, is the same stream as one draw
+    # per region
+    order = np.argsort(region.astype(_small_int(visibility.shape[0])), kind="stable")
     sorted_region = region[order]
     keep = totals[sorted_region] > 0
     rows_all, region_kept = order[keep], sorted_region[keep]
     if rows_all.size == 0:  # nothing visible anywhere (e.g. every lender gone)
         return out
     draws = rng.random((rows_all.size, size)) * totals[region_kept][:, None]
-    regions, starts = np.unique(region_kept, return_index=True)
-    ends = np.append(starts[1:], region_kept.size)
-    for r, start, end in zip(regions.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        picked = np.searchsorted(cumulative[r], draws[start:end], side="right")
-        out[rows_all[start:end]] = np.minimum(picked, n_lenders - 1)
+    picked = np.empty(draws.shape, dtype=np.int64)
+    bounds = (np.flatnonzero(np.diff(region_kept)) + 1).tolist()
+    starts, ends = [0, *bounds], [*bounds, region_kept.size]
+    for r, start, end in zip(region_kept[starts].tolist(), starts, ends, strict=True):
+        picked[start:end] = np.searchsorted(cumulative[r], draws[start:end], side="right")
+    out[rows_all] = np.minimum(picked, n_lenders - 1)
     return out
+
+
+def _small_int(n_values: int) -> np.dtype:
+    """The smallest unsigned integer type holding ``0..n_values - 1`` (numpy radix-sorts 8/16 bit)."""
+    return np.min_scalar_type(max(n_values - 1, 0))
+
+
+def _stable_ranks(key: np.ndarray) -> np.ndarray | None:
+    """Each entry's position in its row after a stable ascending sort; None if not cheap.
+
+    Pairwise comparisons (ties keep the earlier column first) for a few columns
+    without NaN: the ranks ``np.argsort(key, axis=1, kind="stable")`` implies.
+    """
+    width = key.shape[1]
+    if width > 6 or np.isnan(key).any():
+        return None
+    rank = np.zeros(key.shape, dtype=np.intp)
+    for i in range(width):
+        for j in range(i + 1, width):
+            first = key[:, i] <= key[:, j]
+            rank[:, j] += first
+            rank[:, i] += ~first
+    return rank
 
 
 def _rank(
@@ -127,18 +157,33 @@ def _rank(
     by_app = rng.random(cand.shape) < app.affinity[:, None] * offers.online_capability[safe]
     online = offers.online_only[safe] | ~present | by_app
     convenience = np.where(online, app.affinity[:, None], 1.0 - app.affinity[:, None])
+    # the lender terms per lender first, then gathered (the same numbers per element)
+    price = -terms.rate_sensitivity * 100.0 * offers.posted_rate
     utility = (
-        -terms.rate_sensitivity * 100.0 * offers.posted_rate[safe]
+        price[safe]
         + terms.online_preference * convenience
-        + np.log(offers.brand[safe])
+        + np.log(offers.brand)[safe]
         + rng.gumbel(size=cand.shape)
     )
-    order = np.argsort(np.where(valid, -utility, np.inf), axis=1, kind="stable")
-    cand = np.take_along_axis(np.where(valid, cand, NO_LENDER), order, axis=1)
-    online = np.take_along_axis(online, order, axis=1)
+    key = np.where(valid, -utility, np.inf)
+    rank = _stable_ranks(key)
+    if rank is None:
+        order = np.argsort(key, axis=1, kind="stable")
+        cand = np.take_along_axis(cand, order, axis=1)
+        online = np.take_along_axis(online, order, axis=1)
+    else:  # scatter each entry to its rank: the same as gathering by the sort order
+        flat = (rank + cand.shape[1] * np.arange(cand.shape[0])[:, None]).ravel()
+        cand_sorted = np.empty_like(cand)
+        cand_sorted.ravel()[flat] = cand.ravel()
+        online_sorted = np.empty_like(online)
+        online_sorted.ravel()[flat] = online.ravel()
+        cand, online = cand_sorted, online_sorted
     for k in range(1, cand.shape[1]):
-        seen = (cand[:, :k] == cand[:, k : k + 1]).any(axis=1)
-        cand[seen, k] = NO_LENDER
+        column = cand[:, k]
+        seen = cand[:, 0] == column
+        for j in range(1, k):
+            seen |= cand[:, j] == column
+        column[seen] = NO_LENDER
     return cand, online
 
 
@@ -195,10 +240,11 @@ def clear(
     )
     if n == 0 or n_lenders == 0:
         return result
-    cand = np.full((n, terms.search_size), NO_LENDER, dtype=np.int64)
-    for flag, vis in ((False, offers.visibility), (True, offers.visibility_mandate)):
-        rows = np.flatnonzero(app.mandate == flag)
-        cand[rows] = sample_candidates(vis, app.region[rows], terms.search_size, rng)
+    # mandate applicants see their own visibility rows, stacked after the others'
+    # (the draws come in the same order as sampling ordinary applicants, then mandate ones)
+    visibility = np.concatenate((offers.visibility, offers.visibility_mandate))
+    group = app.region + offers.visibility.shape[0] * app.mandate
+    cand = sample_candidates(visibility, group, terms.search_size, rng)
     cand, online = _rank(cand, app, offers, terms, rng)
     capacity = offers.capacity.copy()
     pending = np.ones(n, dtype=bool)

@@ -70,9 +70,7 @@ def serial(tmp_path_factory) -> Path:
 def compose_sweep(name: str, *overrides: str):
     """The composed config (with Hydra's node) of ``python -m sim +sweep=NAME``."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose(
-            "config", overrides=[f"+sweep={name}", *overrides], return_hydra_config=True
-        )
+        return compose("config", overrides=[f"+sweep={name}", *overrides], return_hydra_config=True)
 
 
 @pytest.mark.parametrize("name", SWEEPS)

@@ -1,0 +1,89 @@
+"""Morris screening: indices of known functions, design files, and a tiny run end to end."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+pytest.importorskip("SALib")
+
+from scenarios import sensitivity as sens
+
+PARAMS = [sens.Parameter("a", 0.0, 1.0), sens.Parameter("b", 0.0, 10.0)]
+
+
+def test_linear_function_has_known_indices():
+    """For y = 3a + 0.5b, every elementary effect across a whole range is the slope times the
+    range: mu = mu* = 3 for a (range 1) and 5 for b (range 10), sigma 0.
+    """
+    x = sens.design(PARAMS, trajectories=4, levels=4, seed=1)
+    assert x.shape == (4 * 3, 2)
+    table = sens.morris_indices(PARAMS, x, 3 * x[:, 0] + 0.5 * x[:, 1], levels=4).set_index(
+        "parameter"
+    )
+    assert table.loc["a", "mu_star"] == pytest.approx(3.0)
+    assert table.loc["b", "mu_star"] == pytest.approx(5.0)
+    assert table.loc["a", "mu"] == pytest.approx(3.0)
+    assert table["sigma"].to_numpy() == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert (table["n_trajectories"] == 4).all()
+
+
+def test_failed_row_drops_its_whole_trajectory():
+    """A nan output in one row removes that row's trajectory (3 rows here) and no other."""
+    y = np.arange(9, dtype=float)
+    y[4] = np.nan
+    mask = sens.complete_trajectories(y, n_params=2)
+    assert mask.tolist() == [True] * 3 + [False] * 3 + [True] * 3
+    x = sens.design(PARAMS, trajectories=3, levels=4, seed=0)
+    y = -2 * x[:, 0]
+    y[4] = np.nan
+    table = sens.morris_indices(PARAMS, x, y, levels=4).set_index("parameter")
+    assert table.loc["a", "mu"] == pytest.approx(-2.0) and table.loc["a", "mu_star"] == 2.0
+    assert (table["n_trajectories"] == 2).all()
+
+
+def test_design_rows_become_nested_config_options(tmp_path):
+    """Each design row is a '# @package _global_' option setting the dotted keys it varies."""
+    params = [sens.Parameter("regulation.rate_cap_apr", 0.1, 0.3), sens.Parameter("seedless", 0, 1)]
+    names = sens.write_design(params, np.array([[0.2, 1.0], [0.1, 0.0]]), tmp_path)
+    assert names == ["row_0000", "row_0001"]
+    text = (tmp_path / "design" / "row_0000.yaml").read_text()
+    assert text.startswith("# @package _global_")
+    assert yaml.safe_load(text) == {"regulation": {"rate_cap_apr": 0.2}, "seedless": 1.0}
+    assert sens.parse_parameter("x.y:1:2") == sens.Parameter("x.y", 1.0, 2.0)
+
+
+def test_tiny_morris_run_writes_indices_and_chart(tmp_path, monkeypatch):
+    """Two levers, two trajectories (6 runs of 2,000 borrowers over 2024) run as one Hydra
+    multirun and give finite mu* and sigma for HHI and the average rate, in a table and a chart.
+    """
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.chdir(tmp_path)
+    params = [
+        sens.Parameter("regulation.rate_cap_apr", 0.12, 0.36),
+        sens.Parameter("behaviour.rate_sensitivity", 0.25, 1.0),
+    ]
+    out = tmp_path / "sens"
+    table = sens.sensitivity(
+        parameters=params,
+        outputs=("hhi", "avg_rate"),
+        trajectories=2,
+        seeds=(0,),
+        out_dir=out,
+        overrides=("market.n_borrowers=2000", "market.end=2024-12"),
+    )
+    assert os.path.getsize(out / "sensitivity.png") > 0
+    saved = pd.read_csv(out / "sensitivity.csv")
+    assert saved[["output", "parameter"]].values.tolist() == [
+        ["hhi", "regulation.rate_cap_apr"],
+        ["hhi", "behaviour.rate_sensitivity"],
+        ["avg_rate", "regulation.rate_cap_apr"],
+        ["avg_rate", "behaviour.rate_sensitivity"],
+    ]
+    assert np.isfinite(saved[["mu_star", "sigma"]].to_numpy()).all()
+    assert (saved["n_trajectories"] == 2).all() and len(table) == 4
+    assert len(pd.read_csv(out / "design.csv")) == 6

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.loan_table import LoanTable
 from sim.config import SEGMENTS, MarketConfig
 from sim.finance import monthly_hazard
 
@@ -92,20 +93,50 @@ class BorrowerPopulation:
         self.apply_rate = np.array([s.apply_rate for s in segs])
         self.business = np.array([s.business for s in segs])
         self.initial_loan_share = np.array([s.initial_loan_share for s in segs])
-        # the active loan; lender == NO_LENDER means none
+        # the active loan; lender == NO_LENDER means none. The loans' other columns live
+        # in the compact table of active loans only (``balance``, ``funder`` ... below
+        # read them out for every borrower); the channel stays as last booked.
         self.lender = np.full(n, NO_LENDER, dtype=np.int32)  # originator
-        self.funder = np.full(n, NO_LENDER, dtype=np.int32)  # co-lending partner
-        self.own_share = np.ones(n)  # originator's funded fraction
-        self.balance = np.zeros(n)
-        self.rate = np.zeros(n)
-        self.payment = np.zeros(n)  # scheduled principal a month
-        self.months_left = np.zeros(n, dtype=np.int32)
         self.online = np.zeros(n, dtype=bool)
-        self.npl_age = np.zeros(n, dtype=np.int32)  # months non-performing, 0 if performing
+        self.loans = LoanTable()
         # derived once (PD is fixed per borrower): monthly default probability
         self.hazard = monthly_hazard(self.pd)
         self._uniform = np.empty(n)  # scratch for the monthly application draws
-        self._active: np.ndarray | None = None  # borrowers with a loan (None: to recount)
+
+    @property
+    def funder(self) -> np.ndarray:
+        """Co-lending partner per borrower, NO_LENDER if none (read-only copy)."""
+        return self.loans.full("funder", self.n, NO_LENDER, np.int32)
+
+    @property
+    def own_share(self) -> np.ndarray:
+        """Originator's funded fraction per borrower, 1 without a loan (read-only copy)."""
+        return self.loans.full("own", self.n, 1.0)
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Annual rate of each borrower's loan, 0 without a loan (read-only copy)."""
+        return self.loans.full("rate", self.n)
+
+    @property
+    def payment(self) -> np.ndarray:
+        """Scheduled principal a month per borrower, 0 without a loan (read-only copy)."""
+        return self.loans.full("payment", self.n)
+
+    @property
+    def balance(self) -> np.ndarray:
+        """Outstanding balance per borrower (CNY per real borrower; read-only copy)."""
+        return self.loans.full("balance", self.n)
+
+    @property
+    def months_left(self) -> np.ndarray:
+        """Months to maturity per borrower (read-only copy)."""
+        return self.loans.full("months_left", self.n)
+
+    @property
+    def npl_age(self) -> np.ndarray:
+        """Months non-performing per borrower, 0 if performing (read-only copy)."""
+        return self.loans.full("npl_age", self.n)
 
     def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Loan amounts wanted by borrowers ``idx`` (CNY), lognormal by segment."""
@@ -119,7 +150,7 @@ class BorrowerPopulation:
         rates = np.minimum(self.apply_rate * growth, 1.0)
         # one rate for every segment: compare with it directly (same draws, same result)
         prob = rates[0] if (rates == rates[0]).all() else rates[self.segment[free]]
-        chosen = free[rng.random(out=self._uniform[: free.size]) < prob]
+        chosen = free.take(np.flatnonzero(rng.random(out=self._uniform[: free.size]) < prob))
         return rng.permutation(chosen)
 
     def book(
@@ -133,33 +164,41 @@ class BorrowerPopulation:
         online: np.ndarray,
         months_left: np.ndarray | None = None,
     ) -> None:
-        """Record new loans for borrowers ``idx``."""
-        self._active = None
+        """Record new loans for borrowers ``idx`` (distinct)."""
+        replaced = idx[self.lender[idx] != NO_LENDER]
+        if replaced.size:  # a borrower's loan replaced by a new one
+            self.loans.remove_ids(np.sort(replaced))
         self.lender[idx] = lender
-        self.funder[idx] = funder
-        self.own_share[idx] = own_share
-        self.balance[idx] = amount
-        self.rate[idx] = rate
         term = self.term[self.segment[idx]]
         left = term if months_left is None else months_left
-        self.months_left[idx] = left
-        self.payment[idx] = amount / np.maximum(left, 1)
+        payment = amount / np.maximum(left, 1)
         self.online[idx] = online
-        self.npl_age[idx] = 0
+        order = np.argsort(idx)  # distinct ids: any sort gives this order
+        ids = idx[order]
 
-    def active(self) -> np.ndarray:
-        """Ids of the borrowers with a loan, ascending (kept between bookings)."""
-        if self._active is None:
-            self._active = np.flatnonzero(self.lender != NO_LENDER)
-        return self._active
+        def sorted_(values: np.ndarray | float) -> np.ndarray:
+            """Per-loan ``values`` (or one for all) in ascending borrower order."""
+            return np.broadcast_to(values, idx.shape)[order]
 
-    def _close(self, idx: np.ndarray) -> None:
-        self.lender[idx] = NO_LENDER
-        self.funder[idx] = NO_LENDER
-        self.own_share[idx] = 1.0
-        self.balance[idx] = 0.0
-        self.months_left[idx] = 0
-        self.npl_age[idx] = 0
+        self.loans.rebuild(
+            ids,
+            {
+                "lender": sorted_(lender),
+                "funder": sorted_(funder),
+                "own": sorted_(own_share),
+                "balance": sorted_(amount),
+                "rate": sorted_(rate),
+                "payment": sorted_(payment),
+                "months_left": sorted_(left),
+                "npl_age": 0,
+                "hazard": self.hazard[ids],
+            },
+        )
+
+    def _close(self, rows: np.ndarray) -> None:
+        """Close the loans in table ``rows``."""
+        self.lender[self.loans.ids[rows]] = NO_LENDER
+        self.loans.close(rows)
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
         """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
@@ -200,82 +239,81 @@ class BorrowerPopulation:
         Non-performing loans earn nothing and are written off after
         ``writeoff_months``; the write-off amount is the gross balance.
         """
-        # the loan columns are gathered once over the active loans (ascending borrower
-        # order, so every per-lender sum adds the same numbers in the same order as a
-        # scan over all borrowers), then narrowed by positions
-        idx = self.active()
-        lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
-        bal = self.balance[idx]
-        age = self.npl_age[idx]
+        # the active loans in borrower order (every per-lender sum adds the same numbers
+        # in the same order as a scan over all borrowers), narrowed by positions
+        t = self.loans
+        t.rebuild()  # drop loans closed since the last booking
+        lender, funder, own, bal, age = t.lender, t.funder, t.own, t.balance, t.npl_age
         npl_pos = np.flatnonzero(age > 0)
         npl_age = age[npl_pos] + 1
-        self.npl_age[idx[npl_pos]] = npl_age
+        age[npl_pos] = npl_age
         due_pos = npl_pos[npl_age > writeoff_months]
         written_off = self._split(
             lender[due_pos], funder[due_pos], own[due_pos], bal[due_pos], n_lenders
         )
 
         perf_pos = np.flatnonzero(age <= 0) if npl_pos.size else None
-        perf = _take(idx, perf_pos)
-        hazard = self.hazard[perf]
+        hazard = _take(t.hazard, perf_pos)
         if not (hazard_multiplier == 1.0).all():  # x * 1.0 == x: skipped without a shock
             hazard = hazard * hazard_multiplier[_take(lender, perf_pos)]
-        defaults = rng.random(perf.size) < hazard
+        defaults = rng.random(hazard.size) < hazard
         default_pos = _compose(perf_pos, np.flatnonzero(defaults))
-        self.npl_age[idx[default_pos]] = 1
+        age[default_pos] = 1
         new_npl = self._split(
             lender[default_pos], funder[default_pos], own[default_pos], bal[default_pos], n_lenders
         )
 
-        pay_pos = _compose(perf_pos, np.flatnonzero(~defaults)) if default_pos.size else perf_pos
-        paying = _take(idx, pay_pos)
-        balance = _take(bal, pay_pos)
-        split = FunderSplit(
-            _take(lender, pay_pos), _take(funder, pay_pos), _take(own, pay_pos), n_lenders
-        )
-        interest = split.total(balance * self.rate[paying] / 12.0) * self.weight
-        prepay = rng.random(paying.size) < prepayment_rate
-        principal_amt = np.where(prepay, balance, np.minimum(self.payment[paying], balance))
-        months_left = self.months_left[paying]
-        principal_amt = np.where(months_left <= 1, balance, principal_amt)
+        # the paying loans (performing, not defaulting now) over the whole table, with
+        # zero amounts on the others: adding 0.0 leaves every per-lender sum unchanged
+        pays = age <= 0
+        pay_pos = np.flatnonzero(pays)
+        split = FunderSplit(lender, funder, own, n_lenders)
+        interest = split.total(np.where(pays, bal * t.rate / 12.0, 0.0)) * self.weight
+        prepay = np.zeros(t.size, dtype=bool)
+        prepay[pay_pos] = rng.random(pay_pos.size) < prepayment_rate
+        principal_amt = np.where(prepay, bal, np.minimum(t.payment, bal))
+        principal_amt = np.where(t.months_left <= 1, bal, principal_amt)
+        principal_amt = np.where(pays, principal_amt, 0.0)
         principal = split.total(principal_amt) * self.weight
-        remaining = balance - principal_amt
-        self.balance[paying] = remaining
-        self.months_left[paying] = months_left - 1
+        remaining = bal - principal_amt
+        t.balance = remaining
+        t.months_left = np.where(pays, t.months_left - 1, t.months_left)
 
-        repaid_local = np.flatnonzero(remaining <= 0.0)
-        self._close(idx[due_pos])
-        self._close(paying[repaid_local])
-        closed = np.concatenate((due_pos, _compose(pay_pos, repaid_local)))
-        self._active = np.delete(idx, closed)
+        repaid_pos = np.flatnonzero(pays & (remaining <= 0.0))
+        self._close(due_pos)
+        self._close(repaid_pos)
         return ServicingFlows(
-            interest, principal, new_npl, written_off, due_pos.size + repaid_local.size
+            interest, principal, new_npl, written_off, due_pos.size + repaid_pos.size
         )
 
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
-        idx = self.active()
-        lender, funder, own = self.lender[idx], self.funder[idx], self.own_share[idx]
-        bal = self.balance[idx]
+        t = self.loans
+        t.rebuild()
+        lender, funder, own, bal = t.lender, t.funder, t.own, t.balance
         by_originator = np.bincount(lender, weights=bal, minlength=n_lenders) * self.weight
         by_funder = FunderSplit(lender, funder, own, n_lenders).total(bal) * self.weight
-        npl = np.flatnonzero(self.npl_age[idx] > 0)
+        npl = np.flatnonzero(t.npl_age > 0)
         npl_by_funder = self._split(lender[npl], funder[npl], own[npl], bal[npl], n_lenders)
         return by_originator, by_funder, npl_by_funder
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""
-        idx = self.active()
-        own = self.own_share[idx]
-        co_lent = np.flatnonzero(own < 1.0)
-        idx = idx[co_lent]
-        weights = self.balance[idx] * (1.0 - own[co_lent])
-        return np.bincount(self.lender[idx], weights=weights, minlength=n_lenders) * self.weight
+        t = self.loans  # closed loans still in it have own share 1: left out here too
+        co_lent = np.flatnonzero(t.own < 1.0)
+        weights = t.balance[co_lent] * (1.0 - t.own[co_lent])
+        return np.bincount(t.lender[co_lent], weights=weights, minlength=n_lenders) * self.weight
 
     def transfer(self, from_lender: int, to_lender: int) -> None:
         """Move every loan originated or funded by ``from_lender`` to ``to_lender``."""
-        self.lender[self.lender == from_lender] = to_lender
-        self.funder[self.funder == from_lender] = to_lender
-        same = (self.lender == self.funder) & (self.lender != NO_LENDER)
-        self.funder[same] = NO_LENDER
-        self.own_share[same] = 1.0
+        # on the loan table (closed rows too: harmless, they add nothing), then the
+        # originator column of the open loans that changed (the others have no loan)
+        t = self.loans
+        originated, funded = t.lender == from_lender, t.funder == from_lender
+        t.lender[originated] = to_lender
+        t.funder[funded] = to_lender
+        same = t.lender == t.funder
+        t.funder[same] = NO_LENDER
+        t.own[same] = 1.0
+        originated[t.dead] = False
+        self.lender[t.ids[originated]] = to_lender

@@ -119,13 +119,13 @@ def sample_candidates(
     bounds = (np.flatnonzero(np.diff(region_kept)) + 1).tolist()
     starts, ends = [0, *bounds], [*bounds, region_kept.size]
     for r, start, end in zip(region_kept[starts].tolist(), starts, ends, strict=True):
-        picked[start:end] = np.searchsorted(cumulative[r], draws[start:end], side="right")
+        picked[start:end] = cumulative[r].searchsorted(draws[start:end], side="right")
     out[rows_all] = np.minimum(picked, n_lenders - 1)
     return out
 
 
 def _small_int(n_values: int) -> np.dtype:
-    """The smallest unsigned integer type holding ``0..n_values - 1`` (numpy radix-sorts 8/16 bit)."""
+    """The smallest unsigned integer type for ``0..n_values - 1`` (radix-sorted at 8/16 bit)."""
     return np.min_scalar_type(max(n_values - 1, 0))
 
 
@@ -153,9 +153,12 @@ def _rank(
     """Candidates sorted by utility (best first) and their channel; duplicates dropped."""
     valid = cand != NO_LENDER
     safe = np.where(valid, cand, 0)
-    present = offers.present[safe, app.region[:, None]]
+    # online whatever the applicant prefers: a platform, or a lender not present in the
+    # region (per lender and region, looked up per candidate)
+    forced = (offers.online_only[:, None] | ~offers.present).ravel()
+    forced = forced[safe * offers.present.shape[1] + app.region[:, None]]
     by_app = rng.random(cand.shape) < app.affinity[:, None] * offers.online_capability[safe]
-    online = offers.online_only[safe] | ~present | by_app
+    online = forced | by_app
     convenience = np.where(online, app.affinity[:, None], 1.0 - app.affinity[:, None])
     # the lender terms per lender first, then gathered (the same numbers per element)
     price = -terms.rate_sensitivity * 100.0 * offers.posted_rate
@@ -189,26 +192,28 @@ def _rank(
 
 def _loan_size(
     need: np.ndarray,
-    lender: np.ndarray,
     online: np.ndarray,
-    app_business: np.ndarray,
-    offers: LenderOffers,
-    terms: Terms,
+    online_cap: np.ndarray,
+    personal_platform: np.ndarray,
+    platform_cap: float,
+    largest: np.ndarray,
 ) -> np.ndarray:
-    """Amount lent: the need under the online, platform and single-borrower caps."""
-    amount = need.copy()
-    online_cap = np.where(app_business, terms.online_business_cap, terms.online_consumer_cap)
-    amount = np.where(online, np.minimum(amount, online_cap), amount)
-    personal_platform = offers.is_platform[lender] & ~app_business
-    amount = np.where(personal_platform, np.minimum(amount, terms.platform_individual_cap), amount)
-    return np.minimum(amount, terms.single_borrower_limit * np.maximum(offers.equity[lender], 0.0))
+    """Amount lent: the need under the online, platform and single-borrower caps.
+
+    ``online_cap`` is the cap on the applicant's kind of online loan,
+    ``personal_platform`` marks a personal loan from a platform, ``largest`` is
+    the lender's single-borrower limit.
+    """
+    amount = np.where(online, np.minimum(need, online_cap), need)
+    amount = np.where(personal_platform, np.minimum(amount, platform_cap), amount)
+    return np.minimum(amount, largest)
 
 
 def _within_capacity(
     lender: np.ndarray, amount: np.ndarray, capacity: np.ndarray, weight: float
 ) -> np.ndarray:
     """Which approvals fit the lenders' remaining room, first come first served."""
-    order = np.argsort(lender, kind="stable")
+    order = np.argsort(lender.astype(_small_int(capacity.size)), kind="stable")
     sorted_lender = lender[order]
     cum = np.cumsum(amount[order] * weight)
     starts = np.searchsorted(sorted_lender, sorted_lender, side="left")
@@ -248,25 +253,35 @@ def clear(
     cand, online = _rank(cand, app, offers, terms, rng)
     capacity = offers.capacity.copy()
     pending = np.ones(n, dtype=bool)
+    # the screening arithmetic's per-lender and per-applicant parts, computed once
+    # each and looked up in the rounds: every number is formed by the same operations
+    # as per candidate. Lender terms for ordinary applicants are at ids 0..n-1, for
+    # mandate ones at n..2n-1; the signal noise is a lender factor times an applicant one.
+    by_mandate = n_lenders * app.mandate
+    appetite_of = np.concatenate((offers.risk_appetite, offers.risk_appetite_mandate))
+    cut = offers.mandate_funding_cut
+    funding_of = np.concatenate(
+        (offers.funding_cost - False * cut, offers.funding_cost - True * cut)
+    )
+    no = np.zeros(n_lenders, dtype=bool)
+    lender_noise = signal_noise(
+        terms.screening_noise, offers.technology, no, no, terms.data_sharing_effect
+    )
+    applicant_noise = signal_noise(1.0, 0.0, app.thin_file, app.covered, terms.data_sharing_effect)
+    online_cap = np.where(app.business, terms.online_business_cap, terms.online_consumer_cap)
+    personal = ~app.business
+    largest = terms.single_borrower_limit * np.maximum(offers.equity, 0.0)
     for k in range(cand.shape[1]):
         rows = np.flatnonzero(pending & (cand[:, k] != NO_LENDER))
         if rows.size == 0:
             continue
         lender = cand[rows, k]
         chan = online[rows, k]
-        noise = signal_noise(
-            terms.screening_noise,
-            offers.technology[lender],
-            app.thin_file[rows],
-            app.covered[rows],
-            terms.data_sharing_effect,
-        )
+        noise = lender_noise[lender] * applicant_noise[rows]
         signal = risk_signal(app.pd[rows], noise, rng.standard_normal(rows.size))
-        mandate = app.mandate[rows]
-        appetite = np.where(
-            mandate, offers.risk_appetite_mandate[lender], offers.risk_appetite[lender]
-        )
-        funding = offers.funding_cost[lender] - mandate * offers.mandate_funding_cut[lender]
+        term_of = lender + by_mandate[rows]
+        appetite = appetite_of[term_of]
+        funding = funding_of[term_of]
         rate = offered_rate(
             funding,
             offers.operating_cost[lender],
@@ -274,21 +289,31 @@ def clear(
             terms.loss_given_default,
             offers.markup[lender],
         )
-        amount = _loan_size(app.need[rows], lender, chan, app.business[rows], offers, terms)
+        amount = _loan_size(
+            app.need[rows],
+            chan,
+            online_cap[rows],
+            offers.is_platform[lender] & personal[rows],
+            terms.platform_individual_cap,
+            largest[lender],
+        )
         prudent = prudent_estimate(signal, noise)
-        approved = (prudent <= appetite) & (rate <= terms.rate_cap) & (amount > 0)
-        fits = np.zeros(rows.size, dtype=bool)
-        fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
-        result.capacity_bound[lender[approved & ~fits]] = True
-        won = rows[fits]
-        wl = lender[fits]
+        approved = np.flatnonzero((prudent <= appetite) & (rate <= terms.rate_cap) & (amount > 0))
+        approved_lender = lender[approved]
+        fits = _within_capacity(approved_lender, amount[approved], capacity, weight)
+        result.capacity_bound[approved_lender[~fits]] = True
+        ok = approved[fits]  # positions in this round's rows, ascending
+        won, wl, lent = rows[ok], lender[ok], amount[ok]
         result.lender[won] = wl
-        result.amount[won] = amount[fits]
-        result.rate[won] = rate[fits]
-        result.online[won] = chan[fits]
-        result.own_share[won] = offers.own_share[wl]
-        partnered = offers.own_share[wl] < 1.0
-        result.funder[won] = np.where(partnered, offers.partner[wl], NO_LENDER)
-        capacity -= np.bincount(wl, weights=amount[fits] * weight, minlength=n_lenders)
+        result.amount[won] = lent
+        result.rate[won] = rate[ok]
+        result.online[won] = chan[ok]
+        capacity -= np.bincount(wl, weights=lent * weight, minlength=n_lenders)
         pending[won] = False
+    # funding shares and partners of every loan made (fixed per lender this month)
+    won = np.flatnonzero(result.lender != NO_LENDER)
+    wl = result.lender[won]
+    result.own_share[won] = offers.own_share[wl]
+    partnered = offers.own_share[wl] < 1.0
+    result.funder[won] = np.where(partnered, offers.partner[wl], NO_LENDER)
     return result

@@ -47,6 +47,7 @@ BANK = LENDER_TYPES.index("bank")
 PLATFORM = LENDER_TYPES.index("online_platform")
 POLICY = LENDER_TYPES.index("policy_lender")
 MANDATE_SEGMENTS = [SEGMENTS.index(s) for s in LENDER_CLASSES["policy_lender"].mandate_segments]
+IS_MANDATE_SEGMENT = np.isin(np.arange(len(SEGMENTS)), MANDATE_SEGMENTS)  # by segment code
 ACQUIRERS = {
     "bank": ("bank",),
     "credit_cooperative": ("bank", "credit_cooperative"),
@@ -524,7 +525,7 @@ class MarketModel(mesa.Model):
         return Applicants(
             idx=idx,
             region=pop.region[idx],
-            mandate=np.isin(seg, MANDATE_SEGMENTS),
+            mandate=IS_MANDATE_SEGMENT[seg],
             pd=pop.pd[idx],
             thin_file=pop.thin_file[idx],
             covered=pop.data_rank[idx] < coverage,
@@ -555,24 +556,17 @@ class MarketModel(mesa.Model):
         offers = self._offers(year, limit)
         # a population may match its applicants itself (the per-agent reference does)
         m = getattr(pop, "clear", clear)(app, offers, self._terms(), pop.weight, self.rng)
-        won = m.lender != NO_LENDER
-        pop.book(
-            app.idx[won],
-            m.lender[won],
-            m.funder[won],
-            m.own_share[won],
-            m.amount[won],
-            m.rate[won],
-            m.online[won],
-        )
+        won_at = np.flatnonzero(m.lender != NO_LENDER)
+        lender, funder, own = m.lender[won_at], m.funder[won_at], m.own_share[won_at]
+        amount_won, rate_won = m.amount[won_at], m.rate[won_at]
+        pop.book(app.idx[won_at], lender, funder, own, amount_won, rate_won, m.online[won_at])
         n, w = book.n, pop.weight
-        amount = m.amount[won] * w
-        own = m.own_share[won]
-        new_originated = np.bincount(m.lender[won], weights=amount, minlength=n)
-        new_funded = np.bincount(m.lender[won], weights=amount * own, minlength=n)
-        partnered = m.funder[won] != NO_LENDER
+        amount = amount_won * w
+        new_originated = np.bincount(lender, weights=amount, minlength=n)
+        new_funded = np.bincount(lender, weights=amount * own, minlength=n)
+        partnered = funder != NO_LENDER
         new_funded += np.bincount(
-            m.funder[won][partnered], weights=amount[partnered] * (1 - own[partnered]), minlength=n
+            funder[partnered], weights=amount[partnered] * (1 - own[partnered]), minlength=n
         )
         book.view("loans")[:] += new_funded
         book.view("cash")[:] -= new_funded
@@ -580,9 +574,9 @@ class MarketModel(mesa.Model):
         self._month_new = (
             new_originated,
             new_funded,
-            np.bincount(m.lender[won], weights=amount * m.rate[won], minlength=n),
+            np.bincount(lender, weights=amount * rate_won, minlength=n),
         )
-        seg = pop.segment[app.idx]
+        won = m.lender != NO_LENDER
         demand_amt = app.need * w
         lent = np.where(won, m.amount, 0.0) * w
         out = {
@@ -592,20 +586,27 @@ class MarketModel(mesa.Model):
             "demand": float(demand_amt.sum()),
             "unmet": float((demand_amt - lent).sum()),
             "applicants": float(app.idx.size * w),
-            "served": float(won.sum() * w),
+            "served": float(won_at.size * w),
         }
+        # by segment: applicants grouped by segment in their order (a stable sort), so
+        # each slice holds the same numbers in the same order as a mask would pick
+        seg = pop.segment[app.idx]
+        order = np.argsort(seg, kind="stable")
+        bounds = np.searchsorted(seg[order], np.arange(len(SEGMENTS) + 1)).tolist()
+        demand_seg, lent_seg = demand_amt[order], lent[order]
+        unmet_seg = demand_seg - lent_seg
         for s, name in enumerate(SEGMENTS):
-            mask = seg == s
-            out[f"demand_{name}"] = float(demand_amt[mask].sum())
-            out[f"lending_{name}"] = float(lent[mask].sum())
-            out[f"unmet_{name}"] = float((demand_amt[mask] - lent[mask]).sum())
+            part = slice(bounds[s], bounds[s + 1])
+            out[f"demand_{name}"] = float(demand_seg[part].sum())
+            out[f"lending_{name}"] = float(lent_seg[part].sum())
+            out[f"unmet_{name}"] = float(unmet_seg[part].sum())
         return out
 
     # ------------------------------------------------------------------- step
     def step(self) -> None:
         """Simulate one month."""
         year = month_year(self.month)
-        self.reg = regulation_at(self.cfg.regulation, self.month)
+        self.reg = self._regulation_in_force()
         self._events = dict.fromkeys(self._events, 0)
         if month_of_year(self.month) == 1 and self.month != self.start:
             self._yearly(year)
@@ -622,6 +623,22 @@ class MarketModel(mesa.Model):
         self._record(market)
         self.diagnostics.after_month()
         self.month += 1
+
+    def _regulation_in_force(self) -> RegulationConfig:
+        """``regulation_at`` this month, built once per distinct set of timeline changes in force.
+
+        The levers depend only on which dated changes apply, so months sharing that
+        set share one (never modified) copy.
+        """
+        base = self.cfg.regulation
+        applied = tuple(
+            i for i, change in enumerate(base.timeline) if parse_month(change["date"]) <= self.month
+        )
+        cache = self.__dict__.setdefault("_regulation_cache", {})
+        key = (id(base), applied)
+        if key not in cache:
+            cache[key] = regulation_at(base, self.month)
+        return cache[key]
 
     def _adapt_markups(self) -> None:
         book = self.book

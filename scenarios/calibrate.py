@@ -357,7 +357,7 @@ def write_calibration(
             else:
                 value, p = child
                 lines.append(
-                    f"{pad}{name}: {value:.6g}  # calibration: fitted in [{p.low:g}, {p.high:g}]"
+                    f"{pad}{name}: {value!r}  # calibration: fitted in [{p.low:g}, {p.high:g}]"
                 )
 
     emit(nested, 0)

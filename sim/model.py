@@ -367,6 +367,8 @@ class MarketModel(mesa.Model):
                 ratio = np.where(v("loans") > 0, v("equity") / v("loans"), np.inf)
             weak = v("active") & ((ratio < WEAK_MULTIPLE * min_ratio) | (v("profit_ytd") < 0))
             for row in np.flatnonzero(weak):
+                if not self.lenders_by_id[int(row)].sellable:
+                    continue
                 if book.active[row] and self.rng.random() < self.cfg.behaviour.acquisition_rate:
                     self._resolve(int(row), failing=False)
         subsidy = path_value(self.reg.tech_subsidy, year)

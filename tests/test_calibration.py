@@ -1,10 +1,10 @@
 """Calibration targets, loss, the calibrated config and the baseline's fit.
 
 The target values asserted here are the report's figures (scenarios/data/) or
-hand calculations from them; the baseline check uses the issue's acceptance
-tolerances, doubled because the suite runs 20,000 borrowers x 4 seeds instead
-of 100,000 x 10 (seed noise of a 4-seed mean at this scale is about 1.5 points
-of online share and 2 points of type share).
+hand calculations from them; the baseline check runs the full 100,000
+borrowers but 4 seeds instead of 10, so it widens the issue's acceptance
+tolerances by half (the seed spread of the end-2024 type shares is about
++-5 points, so a 4-seed mean moves by about 2 points more than a 10-seed one).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from scenarios.targets import (
 from sim.run import simulate
 from tests.conftest import compose_config
 
-SUITE_SCALE = 2.0  # tolerances x 2 at 20,000 borrowers x 4 seeds (see module docstring)
+SUITE_SCALE = 1.5  # tolerances x 1.5 at 100,000 borrowers x 4 seeds (see module docstring)
 SUITE_SEEDS = (31, 32, 33, 34)
 
 
@@ -112,14 +112,14 @@ def test_calibration_file_round_trip(tmp_path):
 
 
 def test_baseline_fits_the_report_at_suite_scale():
-    """The calibrated baseline, averaged over 4 seeds of 20,000 borrowers, is within twice
+    """The calibrated baseline, averaged over 4 seeds of 100,000 borrowers, is within 1.5x
     the issue's tolerances of every online-share, rate, type-share and growth target
-    (6 points, 1 point, 6 points, 20 %) and its HHI rises from 2024 to 2030.
+    (4.5 points, 0.75 point, 4.5 points, 15 %) and its HHI rises from 2024 to 2030.
     """
     t = load_targets()
     summaries = [
         summarise(
-            simulate(compose_config(f"seed={s}", "market.n_borrowers=20000"))["market_yearly"], t
+            simulate(compose_config(f"seed={s}", "market.n_borrowers=100000"))["market_yearly"], t
         )
         for s in SUITE_SEEDS
     ]

@@ -458,15 +458,7 @@ class MesaBorrowerPopulation:
         approvals are served first come first served within the lender's room.
         """
         n, n_lenders, size = app.idx.size, offers.capacity.size, terms.search_size
-        result = Matches(
-            lender=np.full(n, NO_LENDER, dtype=np.int64),
-            funder=np.full(n, NO_LENDER, dtype=np.int64),
-            own_share=np.ones(n),
-            amount=np.zeros(n),
-            rate=np.zeros(n),
-            online=np.zeros(n, dtype=bool),
-            capacity_bound=np.zeros(n_lenders, dtype=bool),
-        )
+        result = Matches.empty(n, n_lenders)
         if n == 0 or n_lenders == 0:
             return result
         market = _Market(offers, terms)

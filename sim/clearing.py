@@ -88,6 +88,19 @@ class Matches:
     online: np.ndarray
     capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
 
+    @classmethod
+    def empty(cls, n: int, n_lenders: int) -> Matches:
+        """Outcome of ``n`` applicants before any lender has lent."""
+        return cls(
+            lender=np.full(n, NO_LENDER, dtype=np.int64),
+            funder=np.full(n, NO_LENDER, dtype=np.int64),
+            own_share=np.ones(n),
+            amount=np.zeros(n),
+            rate=np.zeros(n),
+            online=np.zeros(n, dtype=bool),
+            capacity_bound=np.zeros(n_lenders, dtype=bool),
+        )
+
 
 def sample_candidates(
     visibility: np.ndarray, region: np.ndarray, size: int, rng: np.random.Generator
@@ -234,15 +247,7 @@ def clear(
     """Match applicants to lenders for one month."""
     n = app.idx.size
     n_lenders = offers.capacity.size
-    result = Matches(
-        lender=np.full(n, NO_LENDER, dtype=np.int64),
-        funder=np.full(n, NO_LENDER, dtype=np.int64),
-        own_share=np.ones(n),
-        amount=np.zeros(n),
-        rate=np.zeros(n),
-        online=np.zeros(n, dtype=bool),
-        capacity_bound=np.zeros(n_lenders, dtype=bool),
-    )
+    result = Matches.empty(n, n_lenders)
     if n == 0 or n_lenders == 0:
         return result
     # mandate applicants see their own visibility rows, stacked after the others'

@@ -78,11 +78,12 @@ def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
     recorder = model.run(terminal_progress(progress))
     types = model.book.view("type_code").copy()
     yearly = market_yearly(recorder, types)
+    lenders = lenders_yearly(recorder, types)
     return {
         "market_monthly": market_monthly(recorder, types),
         "market_yearly": yearly,
-        "lenders_yearly": lenders_yearly(recorder, types),
-        "types_yearly": types_yearly(lenders_yearly(recorder, types), yearly["year"].tolist()),
+        "lenders_yearly": lenders,
+        "types_yearly": types_yearly(lenders, yearly["year"].tolist()),
     }
 
 

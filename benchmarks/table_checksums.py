@@ -89,7 +89,7 @@ def per_agent_runs(work: Path) -> dict[str, str]:
         from sim.output.tables import build_tables, write_tables
     except ImportError:  # the layout before the lender-type classes
         from agents.mesa_borrowers import MesaBorrowerPopulation
-        from sim.atomic import write_csv
+        from sim.output.atomic import write_csv
         from sim.model import MarketModel
         from sim.run import lenders_yearly, market_monthly, market_yearly, types_yearly
 

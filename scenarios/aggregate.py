@@ -41,7 +41,7 @@ from scenarios.sweep_io import (
     expected_jobs,
     parameters,
 )
-from sim.atomic import write_csv, write_parquet
+from sim.output.atomic import write_csv, write_parquet
 
 log = logging.getLogger(__name__)
 

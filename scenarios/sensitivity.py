@@ -45,7 +45,7 @@ import pandas as pd
 import yaml
 
 from scenarios.aggregate import aggregate
-from sim.atomic import atomic_write_text, save_figure, write_csv
+from sim.output.atomic import atomic_write_text, save_figure, write_csv
 
 log = logging.getLogger(__name__)
 

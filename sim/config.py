@@ -9,10 +9,14 @@ Range, sum and ordering rules are checked by :mod:`sim.validation`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+"""The Hydra config directory (``conf/`` at the top of the project)."""
 
 LENDER_TYPES: tuple[str, ...] = (
     "bank",

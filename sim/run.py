@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import write_csv, write_json
+from sim.output.atomic import write_csv, write_json
 from sim.config import LENDER_TYPES, SimConfig
 from sim.model import MarketModel
-from sim.progress import terminal_progress
-from sim.tables import lenders_yearly, market_monthly, market_yearly
+from sim.output.progress import terminal_progress
+from sim.output.tables import lenders_yearly, market_monthly, market_yearly
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) 
                 write_csv(table, out_dir / f"{name}.csv")
             files = [f"{name}.csv" for name in tables]
             if cfg.plots:
-                from sim.plots import plot_run
+                from sim.output.plots import plot_run
 
                 files += [p.name for p in plot_run(tables["market_yearly"], out_dir)]
     except BaseException as exc:

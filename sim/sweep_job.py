@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sim import __version__
-from sim.atomic import write_json
+from sim.output.atomic import write_json
 from sim.run import config_hash, run_simulation
 from sim.validation import ConfigError, load_config
 

@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.calendar import parse_month
 from sim.config import (
+    CONF_DIR,
     LENDER_TYPES,
     SEGMENTS,
     BehaviourConfig,
@@ -463,6 +464,20 @@ def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[s
             options = sorted(f.stem for f in (conf_dir / group).glob("*.yaml"))
             out.append(f"{group} = {value!r}: a config group; allowed one of {', '.join(options)}")
     return out
+
+
+def compose_dictconfig(*overrides: str) -> DictConfig:
+    """The composed (unvalidated) config that ``lendsim OVERRIDES`` would run."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+def compose(*overrides: str) -> SimConfig:
+    """The validated config that ``lendsim OVERRIDES`` would run (baseline by default)."""
+    return load_config(compose_dictconfig(*overrides))
 
 
 def load_config(cfg: DictConfig | SimConfig) -> SimConfig:

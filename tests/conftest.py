@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 
+from sim.config import CONF_DIR as CONF_PATH
 from sim.config import SimConfig
 from sim.run import simulate
-from sim.validation import load_config
+from sim.validation import compose
 
-CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CONF_DIR = str(CONF_PATH)
 SMALL = ("market.n_borrowers=6000", "plots=false", "progress=false")
 
 
 def compose_config(*overrides: str, small: bool = True) -> SimConfig:
     """The validated config that ``python -m sim OVERRIDES`` would run."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=[*(SMALL if small else ()), *overrides])
-    return load_config(cfg)
+    return compose(*(SMALL if small else ()), *overrides)
 
 
 _CACHE: dict[tuple[str, ...], dict] = {}

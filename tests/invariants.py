@@ -18,7 +18,7 @@ import sim.run
 from sim.calendar import format_month
 from sim.config import LENDER_TYPES, SimConfig
 from sim.model import MarketModel
-from sim.tables import UNIT_CNY
+from sim.output.tables import UNIT_CNY
 
 REL = 1e-9  # relative tolerance of accounting identities (float rounding only)
 CONCENTRATION = ("hhi", "cr4", "cr5", "entropy", "hannah_kay")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.atomic import (
+from sim.output.atomic import (
     atomic_write_bytes,
     atomic_write_text,
     save_figure,

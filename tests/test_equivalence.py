@@ -16,7 +16,7 @@ import pytest
 from agents.mesa_borrowers import MesaBorrowerPopulation
 from sim.config import LENDER_TYPES
 from sim.model import MarketModel
-from sim.tables import market_yearly
+from sim.output.tables import market_yearly
 from tests.conftest import compose_config
 
 SEEDS = range(1, 9)  # 8 seeds per implementation

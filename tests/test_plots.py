@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.plots import plot_concentration, plot_online_and_rate, plot_run, plot_type_shares
+from sim.output.plots import plot_concentration, plot_online_and_rate, plot_run, plot_type_shares
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")

@@ -2,7 +2,7 @@
 
 Each function takes the ``yearly`` table (one row per year, shares and rates
 as fractions) and an output directory, draws one figure, writes it atomically
-with :func:`sim.atomic.save_figure` and returns the file's path. Years missing
+with :func:`sim.output.atomic.save_figure` and returns the file's path. Years missing
 from the table, or holding ``nan``, show as gaps in the lines.
 """
 
@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from sim.atomic import save_figure
+from sim.output.atomic import save_figure
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SCALE
 
 TYPE_LABELS: dict[str, str] = {

@@ -1,0 +1,1 @@
+"""Everything a run writes: atomic files, tables, plots, result records, progress."""

@@ -70,10 +70,10 @@ def worker(spec: dict) -> dict:
     """One measurement in this (fresh) process: model time, then tables built and written."""
     sys.path.insert(0, str(ROOT))
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    from sim.output.atomic import write_csv
     from sim.model import MarketModel
-    from sim.run import types_yearly
+    from sim.output.atomic import write_csv
     from sim.output.tables import lenders_yearly, market_monthly, market_yearly
+    from sim.run import types_yearly
 
     cfg = _config(spec["n"], spec["overrides"])
     population_cls = None

@@ -86,11 +86,12 @@ def per_agent_runs(work: Path) -> dict[str, str]:
 
     try:
         from benchmarks.per_agent import PerAgentModel
+
         from sim.output.tables import build_tables, write_tables
     except ImportError:  # the layout before the lender-type classes
         from agents.mesa_borrowers import MesaBorrowerPopulation
-        from sim.output.atomic import write_csv
         from sim.model import MarketModel
+        from sim.output.atomic import write_csv
         from sim.run import lenders_yearly, market_monthly, market_yearly, types_yearly
 
         def PerAgentModel(cfg):  # noqa: N802

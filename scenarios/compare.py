@@ -46,8 +46,8 @@ from matplotlib.ticker import PercentFormatter
 from scenarios.aggregate import combine
 from scenarios.sweep_io import collect, convert, is_run_dir, override_key
 from scenarios.sweep_stats import BAND, CONFIDENCE, changes, paired_difference, summarize
-from sim.output.atomic import atomic_write_text, save_figure, write_csv
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SIGNIFICANT_CHANGE
+from sim.output.atomic import atomic_write_text, save_figure, write_csv
 from sim.output.plots import TYPE_LABELS
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.output.atomic import write_csv, write_json
 from sim.config import LENDER_TYPES, SimConfig
 from sim.model import MarketModel
+from sim.output.atomic import write_csv, write_json
 from sim.output.progress import terminal_progress
 from sim.output.tables import lenders_yearly, market_monthly, market_yearly
 

@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from sim.output.atomic import save_figure
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SCALE
+from sim.output.atomic import save_figure
 
 TYPE_LABELS: dict[str, str] = {
     "share_bank": "Commercial banks",

@@ -12,11 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.loan_table import LoanTable
+from typing import TYPE_CHECKING
+
+from agents.loan_table import NO_LENDER, LoanTable
 from sim.config import SEGMENTS, MarketConfig
 from sim.finance import monthly_hazard
 
-NO_LENDER = -1
+if TYPE_CHECKING:
+    import mesa
+
+    from sim.config import SimConfig
 
 
 @dataclass
@@ -69,6 +74,12 @@ def _compose(outer: np.ndarray | None, inner: np.ndarray) -> np.ndarray:
 
 class BorrowerPopulation:
     """Borrowers' attributes and their active loans."""
+
+    @classmethod
+    def for_model(cls, model: mesa.Model) -> BorrowerPopulation:
+        """The population of ``model.cfg``, drawn from the model's generator."""
+        cfg: SimConfig = model.cfg
+        return cls(cfg.market, model.rng)
 
     def __init__(self, market: MarketConfig, rng: np.random.Generator) -> None:
         n = market.n_borrowers

@@ -1,9 +1,10 @@
 """Lenders' numeric state as columns: one numpy array per variable, one row per lender.
 
 Every lender that ever existed keeps its row (exited and acquired lenders
-stay, marked inactive), so lender ids are row numbers and never reused. The
-Mesa agents in :mod:`agents.lenders` read and write their own row; the market
-clearing reads whole columns at once.
+stay, marked inactive), so lender ids are row numbers and never reused. Each
+column is declared once below with its dtype; reading one (``book.loans``)
+gives the live rows ``0..n-1`` as a view, so ``book.loans[row]`` is one
+lender's value and ``book.loans += x`` updates every lender in place.
 
 Balance sheet of every row, in CNY, kept as an identity every month::
 
@@ -16,84 +17,182 @@ non-performing part of it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from sim.config import LENDER_TYPES
+from agents.loan_table import NO_LENDER
+from sim.finance import effective_operating_cost
 
-FLOAT_COLUMNS = (
-    "cash",
-    "loans",
-    "provisions",
-    "debt",
-    "equity",
-    "npl",
-    "funding_cost",
-    "operating_cost",
-    "technology",
-    "online_capability",
-    "risk_appetite",
-    "markup",
-    "brand",
-    "profit_ytd",
-    "co_funded",
-)
-INT_COLUMNS = ("type_code", "home_region", "partner", "months_below", "caught_until", "entry_month")
-BOOL_COLUMNS = ("active", "national", "capacity_bound", "adapts_markup")
+if TYPE_CHECKING:
+    from agents.borrowers import ServicingFlows
+
+
+class Column:
+    """A column of the book: storage grows with the book, reads give the live rows."""
+
+    def __init__(self, dtype: type, doc: str, width: str | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self.__doc__ = doc
+        self.width = width  # name of the book attribute giving a second dimension
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, book: LenderBook | None, owner: type) -> Any:
+        if book is None:
+            return self
+        return book.storage[self.name][: book.n]
+
+    def __set__(self, book: LenderBook, value: Any) -> None:
+        book.storage[self.name][: book.n] = value
+
+    def allocate(self, book: LenderBook, rows: int) -> np.ndarray:
+        """Zeroed storage for ``rows`` lenders."""
+        shape = (rows, getattr(book, self.width)) if self.width else (rows,)
+        return np.zeros(shape, dtype=self.dtype)
 
 
 class LenderBook:
     """Column store of all lenders, growing as lenders enter."""
 
+    # balance sheet and flows, CNY
+    cash = Column(np.float64, "cash held, CNY")
+    loans = Column(np.float64, "gross loans funded, CNY")
+    provisions = Column(np.float64, "loan-loss provisions, CNY")
+    debt = Column(np.float64, "borrowed funds, CNY")
+    equity = Column(np.float64, "equity capital, CNY")
+    npl = Column(np.float64, "non-performing part of loans, CNY")
+    profit_ytd = Column(np.float64, "profit since January, CNY")
+    # costs, technology and conduct
+    funding_cost = Column(np.float64, "annual cost of funds")
+    operating_cost = Column(np.float64, "annual operating cost per unit of balance")
+    technology = Column(np.float64, "risk-model technology, 0-1")
+    online_capability = Column(np.float64, "share of business it can take online, 0-1")
+    risk_appetite = Column(np.float64, "highest annual PD it approves")
+    markup = Column(np.float64, "markup over costs, annual")
+    brand = Column(np.float64, "visibility to borrowers, relative")
+    # identity, reach and supervision
+    type_code = Column(np.int64, "index of the lender type in LENDER_TYPES")
+    home_region = Column(np.int64, "home province")
+    partner = Column(np.int64, "co-lending partner bank, or NO_LENDER")
+    months_below = Column(np.int64, "consecutive months below the capital requirement")
+    caught_until = Column(np.int64, "month until which an inspected breach deters overshooting")
+    entry_month = Column(np.int64, "month the lender entered")
+    active = Column(bool, "still in the market")
+    national = Column(bool, "licensed and present in every region")
+    capacity_bound = Column(bool, "turned an applicant away for lack of room this month")
+    presence = Column(bool, "[lender, region] physical presence", width="n_regions")
+
     def __init__(self, n_regions: int, capacity: int = 64) -> None:
         self.n = 0
         self.n_regions = n_regions
         self._capacity = capacity
-        for name in FLOAT_COLUMNS:
-            setattr(self, name, np.zeros(capacity))
-        for name in INT_COLUMNS:
-            setattr(self, name, np.zeros(capacity, dtype=np.int64))
-        for name in BOOL_COLUMNS:
-            setattr(self, name, np.zeros(capacity, dtype=bool))
-        self.presence = np.zeros((capacity, n_regions), dtype=bool)
+        self.storage = {c.name: c.allocate(self, capacity) for c in self.columns()}
+
+    @classmethod
+    def columns(cls) -> list[Column]:
+        """Every declared column."""
+        return [v for v in vars(cls).values() if isinstance(v, Column)]
 
     def _grow(self) -> None:
         new = self._capacity * 2
-        for name in (*FLOAT_COLUMNS, *INT_COLUMNS, *BOOL_COLUMNS):
-            old = getattr(self, name)
-            grown = np.zeros(new, dtype=old.dtype)
-            grown[: self.n] = old[: self.n]
-            setattr(self, name, grown)
-        presence = np.zeros((new, self.n_regions), dtype=bool)
-        presence[: self.n] = self.presence[: self.n]
-        self.presence = presence
+        for column in self.columns():
+            grown = column.allocate(self, new)
+            grown[: self.n] = self.storage[column.name][: self.n]
+            self.storage[column.name] = grown
         self._capacity = new
 
-    def add(self, lender_type: str, **values: float | int | bool) -> int:
+    def add(self, type_code: int, **values: float | int | bool) -> int:
         """Append a lender; return its id (row). Unnamed columns start at zero."""
         if self.n == self._capacity:
             self._grow()
         row = self.n
         self.n += 1
-        self.type_code[row] = LENDER_TYPES.index(lender_type)
-        self.partner[row] = -1
+        self.type_code[row] = type_code
+        self.partner[row] = NO_LENDER
         self.active[row] = True
         for name, value in values.items():
-            getattr(self, name)[row] = value
+            self.storage[name][row] = value
         return row
 
-    def view(self, name: str) -> np.ndarray:
-        """The live part (rows ``0..n-1``) of a column."""
-        return getattr(self, name)[: self.n]
+    def rows(self, type_code: int, active_only: bool = True) -> np.ndarray:
+        """Ids of the lenders of one type (the active ones by default), ascending."""
+        mask = self.type_code == type_code
+        return np.flatnonzero(mask & self.active if active_only else mask)
+
+    def capital_ratio(self) -> np.ndarray:
+        """Equity / loans per lender; infinite for a lender without loans."""
+        loans = self.loans
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(loans > 0, self.equity / loans, np.inf)
 
     def balance_residual(self) -> np.ndarray:
         """``cash + loans - provisions - debt - equity`` per lender; zero when consistent."""
-        v = self.view
-        return v("cash") + v("loans") - v("provisions") - v("debt") - v("equity")
+        return self.cash + self.loans - self.provisions - self.debt - self.equity
+
+    def charge(self, rows: np.ndarray | int, amount: np.ndarray | float) -> None:
+        """A cost paid in cash out of equity (technology, penalties)."""
+        self.cash[rows] -= amount
+        self.equity[rows] -= amount
+        self.profit_ytd[rows] -= amount
+
+    def absorb(self, acquirer: int, target: int) -> None:
+        """Move ``target``'s balance sheet and presence into ``acquirer``'s."""
+        for column in (
+            self.cash,
+            self.loans,
+            self.provisions,
+            self.debt,
+            self.equity,
+            self.npl,
+            self.profit_ytd,
+        ):
+            column[acquirer] += column[target]
+            column[target] = 0.0
+        self.presence[acquirer] |= self.presence[target]
+
+    def set_presence(self, row: int, national: bool, regions_served: int) -> None:
+        """Present in every region, or in ``regions_served`` regions from its home one."""
+        self.national[row] = national
+        if national:
+            self.presence[row] = True
+            return
+        served = (self.home_region[row] + np.arange(min(regions_served, self.n_regions))) % (
+            self.n_regions
+        )
+        self.presence[row] = False
+        self.presence[row, served] = True
+
+    def book_servicing(
+        self,
+        flows: ServicingFlows,
+        recovery_rate: float,
+        funding_rate: np.ndarray,
+        provision_rate: float,
+    ) -> None:
+        """Book a month of servicing, funding and operating costs and provisions.
+
+        Provisions are reset to ``provision_rate`` of performing loans plus the
+        unrecovered part of non-performing ones; the change is a cost.
+        """
+        self.loans -= flows.principal + flows.written_off
+        self.npl += flows.new_npl - flows.written_off
+        self.cash += flows.principal + flows.interest + recovery_rate * flows.written_off
+        self.provisions -= (1.0 - recovery_rate) * flows.written_off
+        funding = self.debt * funding_rate / 12.0
+        opex = effective_operating_cost(self.operating_cost, self.technology) * self.loans / 12.0
+        target = provision_rate * (self.loans - self.npl) + (1 - recovery_rate) * self.npl
+        provision_charge = target - self.provisions
+        self.provisions = target
+        self.cash -= funding + opex
+        pnl = flows.interest - funding - opex - provision_charge
+        self.equity += pnl
+        self.profit_ytd += pnl
 
     def rebalance_funding(self, liquidity_ratio: float) -> None:
         """Borrow to cover negative cash; repay debt from cash above the liquidity buffer."""
-        n = self.n
-        cash, debt, loans = self.cash[:n], self.debt[:n], self.loans[:n]
+        cash, debt, loans = self.cash, self.debt, self.loans
         shortfall = np.maximum(liquidity_ratio * loans - cash, 0.0)
         excess = np.maximum(cash - liquidity_ratio * loans, 0.0)
         repay = np.minimum(excess, debt)

@@ -1,10 +1,13 @@
-"""Lender agents: a Mesa ``Agent`` base and the four lender types.
+"""Lender agents: a Mesa ``Agent`` base and the four lender types, each owning its rules.
 
 An agent owns one row of the model's :class:`~agents.lender_book.LenderBook`
-(its id) and makes that lender's decisions: its markup, its technology
-programme, and whether it is resolved when its capital stays short. Monthly
-flows (lending, repayments, losses) are booked on the columns in bulk by the
-model, so the agents stay few and the borrowers vectorised.
+(its id). A type's decisions are class methods applied at once to that type's
+rows of the book (``rows``: lender ids, ascending): licence review, partner
+choice, co-lending split, entry, state capital support, markup adaptation and
+technology investment. Traits that differ by type are class attributes; the
+market and the regulator read them through :func:`trait`, so no code outside
+this module branches on a lender's type. A fifth type is one more class here
+(registered in ``LENDER_CLASSES``) and one more block in ``conf/lenders/``.
 """
 
 from __future__ import annotations
@@ -14,41 +17,49 @@ from typing import TYPE_CHECKING, ClassVar
 import mesa
 import numpy as np
 
-from sim.finance import technology_gain
+from agents.lender_book import LenderBook
+from agents.loan_table import NO_LENDER
+from sim.finance import co_lending_split, next_markup, technology_gain
 
 if TYPE_CHECKING:
-    from sim.model import MarketModel
+    from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
+
+ENTRY_CAPITAL_REFERENCE = 1e9  # entry rates are calibrated at the 2020 draft's 1bn CNY
+ENTRY_CAPITAL_ELASTICITY = 0.5  # calibration assumption: entrants ~ (reference / capital)^0.5
+ENTRY_PROFIT_RESPONSE = 10.0  # calibration assumption: entry rate x (1 + 10 x the type's ROE)
+ENTRY_RESPONSE_MAX = 3.0  # at most three times the normal entry rate
 
 
 class Lender(mesa.Agent):
     """A lender of some type; its numeric state lives in ``model.book`` row ``lender_id``."""
 
     lender_type: ClassVar[str] = ""
-    adapts_markup: ClassVar[bool] = True
+    type_code: ClassVar[int] = -1  # index in LENDER_TYPES, set when registered
+    online_only: ClassVar[bool] = False  # originates online only (no branches to lend from)
+    platform_loan_cap: ClassVar[bool] = False  # bound by the platform individual-loan cap
+    co_lends: ClassVar[bool] = False  # originates loans a partner bank co-funds
+    partner_type: ClassVar[str | None] = None  # the type its co-lending partners are of
     sellable: ClassVar[bool] = True  # may be bought when weak (not only when failing)
+    acquired_by: ClassVar[tuple[str, ...]] = ()  # types that may acquire it
     mandate_segments: ClassVar[tuple[str, ...]] = ()
+    mandate_visibility: ClassVar[float] = 1.0  # visibility factor to mandate-segment borrowers
+    mandate_appetite: ClassVar[float] = 1.0  # risk-appetite factor for mandate-segment borrowers
+    state_funding_share: ClassVar[float] = 0.0  # share of the policy funding cut on all its loans
+    mandate_funding_share: ClassVar[float] = 0.5  # share of the policy funding cut on mandate loans
 
-    model: MarketModel
-
-    def __init__(self, model: MarketModel, lender_id: int) -> None:
+    def __init__(self, model: mesa.Model, lender_id: int) -> None:
         super().__init__(model)
         self.lender_id = lender_id
-
-    def _get(self, name: str) -> float:
-        return getattr(self.model.book, name)[self.lender_id]
-
-    def _set(self, name: str, value: float) -> None:
-        getattr(self.model.book, name)[self.lender_id] = value
 
     @property
     def equity(self) -> float:
         """Equity capital, CNY."""
-        return float(self._get("equity"))
+        return float(self.model.book.equity[self.lender_id])
 
     @property
     def loans(self) -> float:
         """Gross loans funded, CNY."""
-        return float(self._get("loans"))
+        return float(self.model.book.loans[self.lender_id])
 
     @property
     def capital_ratio(self) -> float:
@@ -56,52 +67,221 @@ class Lender(mesa.Agent):
         loans = self.loans
         return self.equity / loans if loans > 0 else float("inf")
 
-    def invest_in_technology(self, subsidy: float) -> None:
+    # ------------------------------------------------------------- yearly
+    @classmethod
+    def review_licences(
+        cls, book: LenderBook, rows: np.ndarray, reg: RegulationConfig, lt: LenderTypeConfig
+    ) -> None:
+        """Adjust where the lenders may lend under their licences (no licence limit by default)."""
+
+    @classmethod
+    def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Pick co-lending partners (lenders that do not co-lend have none)."""
+
+    @classmethod
+    def invest_in_technology(
+        cls, book: LenderBook, rows: np.ndarray, subsidy: float, b: BehaviourConfig
+    ) -> None:
         """Spend part of last year's profit on technology; subsidised by policy support."""
-        b = self.model.cfg.behaviour
-        spend = b.tech_investment * max(self._get("profit_ytd"), 0.0)
+        spend = b.tech_investment * np.maximum(book.profit_ytd[rows], 0.0)
         tech = technology_gain(
-            np.array([self._get("technology")]),
-            np.array([spend]),
+            book.technology[rows],
+            spend,
             subsidy,
             b.tech_efficiency,
             b.tech_scale_cost,
             b.tech_depreciation,
-        )[0]
-        online = self._get("online_capability")
-        self._set("online_capability", min(1.0, online + b.online_growth * tech * (1.0 - online)))
-        self._set("technology", tech)
-        self.model.charge(self.lender_id, spend * (1.0 - subsidy))
+        )
+        online = book.online_capability[rows]
+        book.online_capability[rows] = np.minimum(
+            1.0, online + b.online_growth * tech * (1.0 - online)
+        )
+        book.technology[rows] = tech
+        book.charge(rows, spend * (1.0 - subsidy))
+
+    @classmethod
+    def entry_rate(cls, lt: LenderTypeConfig, roe: float, reg: RegulationConfig) -> float:
+        """Expected entrants this year: the normal rate, more when the type is profitable."""
+        return lt.entry_rate * float(
+            np.clip(1.0 + ENTRY_PROFIT_RESPONSE * roe, 0.0, ENTRY_RESPONSE_MAX)
+        )
+
+    @classmethod
+    def entrant_capital(
+        cls, equity: np.ndarray, rate: float, reg: RegulationConfig, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Equity of each entrant (their number drawn first): a tenth to half the median."""
+        median = float(np.median(equity)) if equity.size else ENTRY_CAPITAL_REFERENCE
+        return median * rng.uniform(0.1, 0.5, rng.poisson(rate))
+
+    # ------------------------------------------------------------ monthly
+    @classmethod
+    def capital_support(
+        cls, book: LenderBook, rows: np.ndarray, target_ratio: np.ndarray, support: float
+    ) -> np.ndarray:
+        """Equity the state injects into each of ``rows`` this month (none by default)."""
+        return np.zeros(rows.size)
+
+    @classmethod
+    def adapt_markups(
+        cls, book: LenderBook, rows: np.ndarray, share: np.ndarray, b: BehaviourConfig
+    ) -> None:
+        """Raise the markup after running out of room, cut it under competition otherwise."""
+        book.markup[rows] = next_markup(
+            book.markup[rows],
+            book.capacity_bound[rows],
+            share[rows],
+            b.markup_speed,
+            b.markup_floor,
+            b.markup_ceiling,
+        )
 
 
 class CommercialBank(Lender):
     """A commercial bank: deep capital, funds platforms' loans as a co-lending partner."""
 
     lender_type = "bank"
+    acquired_by = ("bank",)
+
+    @classmethod
+    def partner_room(
+        cls,
+        book: LenderBook,
+        banks: np.ndarray,
+        exposure: np.ndarray,
+        own_room: np.ndarray,
+        reg: RegulationConfig,
+    ) -> np.ndarray:
+        """Co-funding each bank offers the platform partnered with it (one entry per platform).
+
+        ``banks`` is the partner of each co-lending platform and ``exposure`` what
+        the bank already funds for it. Within the single-partner cap (a multiple of
+        the bank's equity) and the total cap (a share of its loans), the bank's own
+        lending room and total cap are shared equally among its platforms.
+        """
+        n = book.n
+        bank_total = np.bincount(banks, weights=exposure, minlength=n)
+        sharing = np.bincount(banks, minlength=n)
+        room = np.minimum.reduce(
+            [
+                reg.co_lending_partner_cap * np.maximum(book.equity[banks], 0.0) - exposure,
+                (reg.co_lending_total_cap * book.loans[banks] - bank_total[banks])
+                / sharing[banks],
+                own_room[banks] / sharing[banks],
+            ]
+        )
+        return np.where(book.active[banks], room, 0.0)
 
 
 class CreditCooperative(Lender):
     """An urban or rural credit cooperative: low cost, local."""
 
     lender_type = "credit_cooperative"
+    acquired_by = ("bank", "credit_cooperative")
 
 
 class OnlinePlatform(Lender):
     """An internet small-loan platform: online only; co-lends with a partner bank."""
 
     lender_type = "online_platform"
+    online_only = True
+    platform_loan_cap = True
+    co_lends = True
+    partner_type = "bank"
+    acquired_by = ("online_platform", "bank")
+
+    @classmethod
+    def review_licences(
+        cls, book: LenderBook, rows: np.ndarray, reg: RegulationConfig, lt: LenderTypeConfig
+    ) -> None:
+        """A platform lends across provinces only with the cross-province capital."""
+        for row in rows:
+            national = book.equity[row] >= reg.cross_province_capital_cny
+            if national != book.national[row]:
+                book.set_presence(int(row), bool(national), lt.regions_served)
+
+    @classmethod
+    def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Each platform without an active partner bank picks one, by bank size."""
+        banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
+        for row in rows:
+            partner = book.partner[row]
+            if partner >= 0 and book.active[partner]:
+                continue
+            if banks.size == 0:
+                book.partner[row] = NO_LENDER
+                continue
+            size = np.maximum(book.loans[banks], 0.0) + 1.0
+            book.partner[row] = rng.choice(banks, p=size / size.sum())
+
+    @classmethod
+    def co_lending_terms(
+        cls, own_room: np.ndarray, partner_room: np.ndarray, reg: RegulationConfig
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Own funding share and origination capacity: the smallest own share allowed."""
+        return co_lending_split(own_room, partner_room, reg.co_lending_min_own_share)
+
+    @classmethod
+    def entry_rate(cls, lt: LenderTypeConfig, roe: float, reg: RegulationConfig) -> float:
+        """Fewer entrants the higher the registered capital a new online lender needs."""
+        barrier = ENTRY_CAPITAL_REFERENCE / max(reg.online_entry_capital_cny, 1.0)
+        return super().entry_rate(lt, roe, reg) * barrier**ENTRY_CAPITAL_ELASTICITY
+
+    @classmethod
+    def entrant_capital(
+        cls, equity: np.ndarray, rate: float, reg: RegulationConfig, rng: np.random.Generator
+    ) -> np.ndarray:
+        """An entrant brings one to three times the required registered capital."""
+        return reg.online_entry_capital_cny * rng.uniform(1.0, 3.0, rng.poisson(rate))
 
 
 class PolicyLender(Lender):
     """A state policy lender: mandate for agriculture and welfare, no profit-seeking markup."""
 
     lender_type = "policy_lender"
-    adapts_markup = False
     sellable = False  # state-owned: not for sale, recapitalised by the state instead
+    acquired_by = ("policy_lender", "bank")
     mandate_segments = ("agriculture", "welfare")
+    mandate_visibility = 2.0  # calibration assumption: twice as visible to its mandate segments
+    mandate_appetite = 1.5  # calibration assumption: accepts 50 % higher risk there
+    state_funding_share = 1.0  # report: policy lenders are state-funded
+    mandate_funding_share = 0.0  # its whole book already gets the full cut
+
+    @classmethod
+    def capital_support(
+        cls, book: LenderBook, rows: np.ndarray, target_ratio: np.ndarray, support: float
+    ) -> np.ndarray:
+        """The state tops up equity towards ``target_ratio`` x loans, in proportion to support.
+
+        The top-up is the financing-support index times the gap (report: policy
+        lenders are state-funded).
+        """
+        gap = np.maximum(target_ratio[rows] * book.loans[rows] - book.equity[rows], 0.0)
+        return support * gap
+
+    @classmethod
+    def adapt_markups(
+        cls, book: LenderBook, rows: np.ndarray, share: np.ndarray, b: BehaviourConfig
+    ) -> None:
+        """Policy lenders keep their (non-profit) markup."""
 
 
 LENDER_CLASSES: dict[str, type[Lender]] = {
     cls.lender_type: cls
     for cls in (CommercialBank, CreditCooperative, OnlinePlatform, PolicyLender)
 }
+"""Every lender type by name, in type-code order."""
+
+LENDER_TYPES: tuple[str, ...] = tuple(LENDER_CLASSES)
+for _code, _cls in enumerate(LENDER_CLASSES.values()):
+    _cls.type_code = _code
+
+
+def trait(name: str) -> np.ndarray:
+    """A class attribute of every lender type, as an array indexed by type code."""
+    return np.array([getattr(cls, name) for cls in LENDER_CLASSES.values()])
+
+
+def type_code(lender_type: str) -> int:
+    """The type code of a lender type's name."""
+    return LENDER_CLASSES[lender_type].type_code

@@ -84,38 +84,14 @@ def per_agent_runs(work: Path) -> dict[str, str]:
     """Checksums of the per-agent reference's tables on two seeds."""
     from tests.conftest import compose_config
 
-    try:
-        from benchmarks.per_agent import PerAgentModel
-
-        from sim.output.tables import build_tables, write_tables
-    except ImportError:  # the layout before the lender-type classes
-        from agents.mesa_borrowers import MesaBorrowerPopulation
-        from sim.model import MarketModel
-        from sim.output.atomic import write_csv
-        from sim.run import lenders_yearly, market_monthly, market_yearly, types_yearly
-
-        def PerAgentModel(cfg):  # noqa: N802
-            return MarketModel(cfg, population_cls=MesaBorrowerPopulation)
-
-        def build_tables(rec, types):
-            y = market_yearly(rec, types)
-            lend = lenders_yearly(rec, types)
-            return {
-                "market_monthly": market_monthly(rec, types),
-                "market_yearly": y,
-                "lenders_yearly": lend,
-                "types_yearly": types_yearly(lend, y["year"].tolist()),
-            }
-
-        def write_tables(tables, d):
-            d.mkdir(parents=True, exist_ok=True)
-            return [write_csv(t, d / f"{k}.csv") for k, t in tables.items()]
+    from benchmarks.per_agent import PerAgentModel
+    from sim.output.tables import build_tables, write_tables
 
     out: dict[str, str] = {}
     for seed in SEEDS:
         cfg = compose_config(f"market.n_borrowers={PER_AGENT_BORROWERS}", f"seed={seed}")
         model = PerAgentModel(cfg)
-        tables = build_tables(model.run(), model.book.view("type_code").copy())
+        tables = build_tables(model.run(), model.book.type_code.copy())
         run_dir = work / f"per_agent_{seed}"
         for path in write_tables(tables, run_dir):
             out[f"per_agent/{seed}/{path.name}"] = sha(path)

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agents.loan_table import NO_LENDER
 from sim.finance import offered_rate, prudent_estimate, risk_signal, signal_noise
-
-NO_LENDER = -1
 
 
 @dataclass

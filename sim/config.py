@@ -18,12 +18,6 @@ from omegaconf import MISSING
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 """The Hydra config directory (``conf/`` at the top of the project)."""
 
-LENDER_TYPES: tuple[str, ...] = (
-    "bank",
-    "credit_cooperative",
-    "online_platform",
-    "policy_lender",
-)
 SEGMENTS: tuple[str, ...] = ("consumer", "sme", "agriculture", "welfare")
 
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.calendar import format_month, month_year
-from sim.config import LENDER_TYPES, SEGMENTS
-from sim.finance import effective_operating_cost, lending_limit
-from sim.policy import path_value
+from agents.lenders import LENDER_TYPES
+from sim.calendar import format_month
+from sim.config import SEGMENTS
+from sim.finance import effective_operating_cost
+from sim.market import MANDATE_SEGMENTS
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -39,20 +40,10 @@ def break_even_rates(model: MarketModel) -> np.ndarray:
     financing support gives there. A loan priced below this loses money on
     average, and the model prices every loan at this plus a markup.
     """
-    # Imported here: sim.model imports this module.
-    from sim.model import MANDATE_FUNDING_SHARE, MANDATE_SEGMENTS, POLICY
-
     cfg, book = model.cfg, model.book
-    codes = book.view("type_code")
-    year = month_year(model.start)
-    funding = model._funding_rates(year)
-    cut = (
-        cfg.behaviour.funding_subsidy_max
-        * path_value(model.reg.financing_support, year)
-        * MANDATE_FUNDING_SHARE
-    )
-    mandate_cut = np.where(codes == POLICY, 0.0, cut)
-    opex = effective_operating_cost(book.view("operating_cost"), book.view("technology"))
+    funding = model.market.funding_rates()
+    mandate_cut = model.market.mandate_funding_cut()
+    opex = effective_operating_cost(book.operating_cost, book.technology)
     lgd = 1.0 - cfg.market.recovery_rate
     best = np.full(book.n, np.inf)
     for s, name in enumerate(SEGMENTS):
@@ -72,13 +63,13 @@ class RunDiagnostics:
     def __init__(self, model: MarketModel) -> None:
         self.model = model
         self.messages: list[str] = []
-        self._anyone_active = bool(model.book.view("active").any())
+        self._anyone_active = bool(model.book.active.any())
         self._types_active = self._active_types()
         self._start()
 
     def _active_types(self) -> set[str]:
         book = self.model.book
-        codes = np.unique(book.view("type_code")[book.view("active")])
+        codes = np.unique(book.type_code[book.active])
         return {LENDER_TYPES[int(c)] for c in codes}
 
     def _warn(self, message: str) -> None:
@@ -100,10 +91,10 @@ class RunDiagnostics:
                     f"lenders.{lender_type}.count = 0: no {lender_type} lenders at the start; "
                     f"{later}"
                 )
-        active = book.view("active")
+        active = book.active
         if not active.any():
             return
-        cap = model.reg.rate_cap_apr
+        cap = model.regulator.levers.rate_cap_apr
         lowest = float(break_even_rates(model)[active].min())
         if cap < lowest:
             self._warn(
@@ -112,9 +103,8 @@ class RunDiagnostics:
                 "segment mean PD); only borrowers screened well below their segment's mean "
                 "risk can be served, and lending may stop altogether"
             )
-        min_ratio, leverage = model._requirements()
-        limit = lending_limit(book.view("equity"), min_ratio, leverage)
-        within = book.view("loans") <= limit * (1 + 1e-9)
+        limit = model.regulator.lending_limits()
+        within = book.loans <= limit * (1 + 1e-9)
         if not within[active].any():
             self._warn(
                 "no lender meets its capital requirement at the start (regulation."

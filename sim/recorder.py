@@ -8,9 +8,14 @@ convert to the report's unit (100 million CNY).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from sim.config import SEGMENTS
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
 
 MARKET_FIELDS = (
     "lending",
@@ -81,3 +86,32 @@ class Recorder:
     def lender_matrix(self, name: str) -> np.ndarray:
         """``[month, lender]`` matrix of a lender field (lenders not yet entered are 0)."""
         return self.lenders[name][:, : self.n_lenders]
+
+    def record_month(self, model: MarketModel, tallies: dict[str, float]) -> None:
+        """Store the month ``model`` has just simulated: its market tallies and every lender."""
+        book, market = model.book, model.market
+        by_originator, by_funder, npl_by_funder = model.population.outstanding_by(book.n)
+        figures = {
+            **tallies,
+            "outstanding": float(by_originator.sum()),
+            "npl": float(npl_by_funder.sum()),
+            "n_active": float(book.active.sum()),
+            **{name: float(count) for name, count in model.events.items()},
+        }
+        self.record(
+            model.month - model.start,
+            figures,
+            {
+                "outstanding": by_originator,
+                "funded": by_funder,
+                "new_lending": market.new_originated,
+                "new_funded": market.new_funded,
+                "rate_x_lending": market.rate_x_new,
+                "npl": npl_by_funder,
+                "equity": book.equity.copy(),
+                "active": book.active.astype(float),
+                "technology": book.technology.copy(),
+                "markup": book.markup.copy(),
+                "online_capability": book.online_capability.copy(),
+            },
+        )

@@ -18,9 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from sim.calendar import parse_month
+from agents.lenders import LENDER_TYPES
 from sim.config import (
     CONF_DIR,
-    LENDER_TYPES,
     SEGMENTS,
     BehaviourConfig,
     DefaultShock,
@@ -30,7 +30,7 @@ from sim.config import (
     SegmentConfig,
     SimConfig,
 )
-from sim.policy import regulation_at
+from sim.regulator import regulation_at
 
 SHARE_TOLERANCE = 1e-6
 MIN_ENTRY_CAPITAL_CNY = 5e6  # 2008 CBRC/PBoC small-loan company guidance: 5m CNY registered capital

@@ -16,7 +16,8 @@ import pandas as pd
 
 import sim.run
 from sim.calendar import format_month
-from sim.config import LENDER_TYPES, SimConfig
+from agents.lenders import LENDER_TYPES
+from sim.config import SimConfig
 from sim.model import MarketModel
 from sim.output.tables import UNIT_CNY
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from agents.mesa_borrowers import MesaBorrowerPopulation
-from sim.config import LENDER_TYPES
+from agents.lenders import LENDER_TYPES
 from sim.model import MarketModel
 from sim.output.tables import market_yearly
 from tests.conftest import compose_config

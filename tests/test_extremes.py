@@ -15,7 +15,8 @@ import logging
 import numpy as np
 import pytest
 
-from sim.config import LENDER_TYPES, SEGMENTS
+from agents.lenders import LENDER_TYPES
+from sim.config import SEGMENTS
 from sim.finance import TECH_OPEX_CUT, monthly_hazard
 from sim.model import MarketModel
 from sim.run import run_simulation

@@ -1,4 +1,7 @@
-"""Tidy tables from a run's monthly records: market by month and year, lenders by year.
+"""Tidy tables from a run's monthly records: market by month and year, lenders and types by year.
+
+:func:`build_tables` is the one place a run's tables are made (the run, the
+sweep job and the benchmarks all use it); :func:`write_tables` writes them.
 
 Money is in the report's unit, 100 million CNY (亿元); shares, rates and
 ratios are fractions. Concentration is undefined (left empty) in a month or
@@ -7,12 +10,17 @@ year with nothing outstanding.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from sim import metrics
 from sim.calendar import format_month, month_year
-from sim.config import LENDER_TYPES, SEGMENTS
+from agents.lenders import LENDER_TYPES
+from sim.config import SEGMENTS
+from sim.output.atomic import write_csv
 from sim.recorder import Recorder
 
 UNIT_CNY = 1e8  # 100 million CNY, the report's unit
@@ -157,3 +165,50 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.DataFrame:
+    """One row per lender type and year: balances, lending, shares and active lenders.
+
+    ``years`` (default: those in ``lenders``) lists every year of the run, so a
+    year in which no lender held anything still has its rows, all zero.
+    """
+    grouped = lenders.groupby(["year", "lender_type"], sort=True)
+    out = grouped.agg(
+        outstanding=("outstanding", "sum"),
+        new_lending=("new_lending", "sum"),
+        funded=("funded", "sum"),
+        share=("share", "sum"),
+        share_new=("share_new", "sum"),
+        share_funded=("share_funded", "sum"),
+        n_active=("active", "sum"),
+    ).reset_index()
+    full = pd.MultiIndex.from_product(
+        [sorted(lenders["year"].unique()) if years is None else sorted(years), list(LENDER_TYPES)],
+        names=["year", "lender_type"],
+    )
+    return out.set_index(["year", "lender_type"]).reindex(full, fill_value=0).reset_index()
+
+
+def build_tables(rec: Recorder, types: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Every table of a run from its records and each lender's type code, by file stem."""
+    yearly = market_yearly(rec, types)
+    lenders = lenders_yearly(rec, types)
+    return {
+        "market_monthly": market_monthly(rec, types),
+        "market_yearly": yearly,
+        "lenders_yearly": lenders,
+        "types_yearly": types_yearly(lenders, yearly["year"].tolist()),
+    }
+
+
+TABLES = tuple(f"{name}.csv" for name in ("market_monthly", "market_yearly", "lenders_yearly",
+                                          "types_yearly"))
+"""The files :func:`write_tables` writes."""
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write each table atomically as ``out_dir/NAME.csv``; return the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [write_csv(table, out_dir / f"{name}.csv") for name, table in tables.items()]

@@ -3,11 +3,11 @@
 :class:`MesaBorrowerPopulation` has the interface the model uses of
 :class:`agents.borrowers.BorrowerPopulation` (``applicants``, ``draw_need``,
 ``book``, ``service``, ``outstanding_by``, ``partner_exposure``,
-``split_by_funder``, ``transfer`` and the attribute arrays), so
-``MarketModel(cfg, population_cls=MesaBorrowerPopulation)`` runs the same
-market with per-agent borrowers. It exists to measure what vectorising the
-borrowers buys (``benchmarks/run_benchmark.py``) and to check that both give
-the same results in distribution (``tests/test_equivalence.py``).
+``split_by_funder``, ``transfer``, ``for_model`` and the attribute arrays), so
+:class:`benchmarks.per_agent.PerAgentModel` runs the same market with
+per-agent borrowers. It exists to measure what vectorising the borrowers buys
+(``benchmarks/run_benchmark.py``) and to check that both give the same results
+in distribution (``tests/model/test_equivalence.py``).
 
 What is per agent: each month ``model.agents_by_type[BorrowerAgent].shuffle_do("step")``
 steps every borrower in random order; a borrower services its own loan in
@@ -31,20 +31,19 @@ agree.
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
-from agents.borrowers import NO_LENDER, BorrowerPopulation, ServicingFlows
+from agents.borrowers import BorrowerPopulation, ServicingFlows
+from agents.loan_table import NO_LENDER
+from benchmarks.per_agent.agent import BorrowerAgent, Month, OffersView
 from sim.clearing import Applicants, LenderOffers, Matches, Terms, _within_capacity
 from sim.config import MarketConfig
-from sim.finance import PRUDENCE, TECH_NOISE_CUT, THIN_FILE_PENALTY, monthly_hazard
+from sim.finance import monthly_hazard
 
 if TYPE_CHECKING:
-    from sim.model import MarketModel
+    import mesa
 
 STATIC_TRAITS = (
     "n",
@@ -82,265 +81,6 @@ LOAN_DTYPES = {
 }
 
 
-class _Month:
-    """What the borrowers' steps of one month share: parameters in, flows out."""
-
-    def __init__(
-        self,
-        n_lenders: int,
-        hazard_multiplier: np.ndarray,
-        prepayment_rate: float,
-        writeoff_months: int,
-        apply_prob: list[float],
-        rng: np.random.Generator,
-    ) -> None:
-        self.hazard_multiplier = [float(h) for h in hazard_multiplier]
-        self.prepayment_rate = prepayment_rate
-        self.writeoff_months = writeoff_months
-        self.apply_prob = apply_prob
-        self.rng = rng
-        self.interest = [0.0] * n_lenders
-        self.principal = [0.0] * n_lenders
-        self.new_npl = [0.0] * n_lenders
-        self.written_off = [0.0] * n_lenders
-        self.matured = 0
-        self.applicants: list[int] = []
-
-
-class _Market:
-    """This month's lender offers as plain Python lists, for the applicants' own choices."""
-
-    def __init__(self, offers: LenderOffers, terms: Terms) -> None:
-        self.terms = terms
-        self.cumulative = [
-            np.cumsum(offers.visibility, axis=1).tolist(),
-            np.cumsum(offers.visibility_mandate, axis=1).tolist(),
-        ]
-        self.present = offers.present.tolist()
-        for name in (
-            "online_only",
-            "online_capability",
-            "funding_cost",
-            "mandate_funding_cut",
-            "operating_cost",
-            "technology",
-            "risk_appetite",
-            "risk_appetite_mandate",
-            "markup",
-            "posted_rate",
-            "equity",
-            "is_platform",
-        ):
-            setattr(self, name, getattr(offers, name).tolist())
-        self.log_brand = np.log(offers.brand).tolist()
-
-
-class BorrowerAgent(mesa.Agent):
-    """One simulated borrower (standing for ``weight`` real ones) and its loan."""
-
-    def __init__(
-        self,
-        model: mesa.Model,
-        population: MesaBorrowerPopulation,
-        index: int,
-        segment: int,
-        hazard: float,
-        loan_mean: float,
-        loan_sigma: float,
-    ) -> None:
-        super().__init__(model)
-        self.population = population
-        self.index = index
-        self.segment = segment
-        self.hazard = hazard  # monthly default probability of a performing loan
-        self.loan_mean = loan_mean
-        self.loan_sigma = loan_sigma
-        self.lender = NO_LENDER
-        self.funder = NO_LENDER
-        self.own_share = 1.0
-        self.balance = 0.0
-        self.rate = 0.0
-        self.payment = 0.0
-        self.months_left = 0
-        self.online = False
-        self.npl_age = 0
-
-    # ------------------------------------------------------------- behaviour
-    def draw_need(self, rng: np.random.Generator) -> float:
-        """Amount wanted (CNY), lognormal with the segment's mean."""
-        sigma = self.loan_sigma
-        return self.loan_mean * float(np.exp(sigma * rng.standard_normal() - 0.5 * sigma**2))
-
-    def step(self) -> None:
-        """Service the loan, then (without one) decide whether to apply this month."""
-        month = self.population.current
-        if self.lender != NO_LENDER:
-            self._service(month)
-        if self.lender == NO_LENDER and month.rng.random() < month.apply_prob[self.segment]:
-            month.applicants.append(self.index)
-
-    def search(
-        self,
-        market: _Market,
-        rng: np.random.Generator,
-        region: int,
-        mandate: bool,
-        pd: float,
-        thin_file: bool,
-        covered: bool,
-        affinity: float,
-        need: float,
-        business: bool,
-    ) -> list[tuple[int, bool, float, float, bool] | None]:
-        """Sample lenders, rank them, and have each screen and price this application.
-
-        Returns one slot per search draw, best first: ``(lender, approved,
-        amount, rate, online)``, or None for an empty or repeated draw (as the
-        vectorised clearing leaves it).
-        """
-        t = market.terms
-        size = t.search_size
-        cumulative = market.cumulative[mandate][region]
-        total = cumulative[-1] if cumulative else 0.0
-        if total <= 0:
-            return [None] * size
-        last = len(cumulative) - 1
-        drawn = [min(bisect_right(cumulative, rng.random() * total), last) for _ in range(size)]
-        ranked = []
-        for lender in drawn:
-            present = market.present[lender][region]
-            by_app = rng.random() < affinity * market.online_capability[lender]
-            online = market.online_only[lender] or not present or by_app
-            convenience = affinity if online else 1.0 - affinity
-            utility = (
-                -t.rate_sensitivity * 100.0 * market.posted_rate[lender]
-                + t.online_preference * convenience
-                + market.log_brand[lender]
-                + rng.gumbel()
-            )
-            ranked.append((-utility, lender, online))
-        ranked.sort(key=lambda item: item[0])  # stable, as the vectorised argsort
-        slots: list[tuple[int, bool, float, float, bool] | None] = []
-        seen = set()
-        for _, lender, online in ranked:
-            if lender in seen:
-                slots.append(None)
-                continue
-            seen.add(lender)
-            slots.append(
-                (
-                    lender,
-                    *self._screen(
-                        market, rng, lender, online, mandate, pd, thin_file, covered, need, business
-                    ),
-                    online,
-                )
-            )
-        return slots
-
-    @staticmethod
-    def _screen(
-        market: _Market,
-        rng: np.random.Generator,
-        lender: int,
-        online: bool,
-        mandate: bool,
-        pd: float,
-        thin_file: bool,
-        covered: bool,
-        need: float,
-        business: bool,
-    ) -> tuple[bool, float, float]:
-        """One lender's screening of this application: ``(approved, amount, rate)``."""
-        t = market.terms
-        thin_factor = 1.0 + THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
-        noise = t.screening_noise * (1.0 - TECH_NOISE_CUT * market.technology[lender]) * thin_factor
-        signal = min(pd * math.exp(noise * rng.standard_normal()), 1.0)
-        if mandate:
-            appetite = market.risk_appetite_mandate[lender]
-            funding = market.funding_cost[lender] - market.mandate_funding_cut[lender]
-        else:
-            appetite = market.risk_appetite[lender]
-            funding = market.funding_cost[lender]
-        rate = (
-            funding
-            + market.operating_cost[lender]
-            + signal * t.loss_given_default
-            + market.markup[lender]
-        )
-        amount = need
-        if online:
-            amount = min(amount, t.online_business_cap if business else t.online_consumer_cap)
-        if market.is_platform[lender] and not business:
-            amount = min(amount, t.platform_individual_cap)
-        amount = min(amount, t.single_borrower_limit * max(market.equity[lender], 0.0))
-        prudent = signal * math.exp(PRUDENCE * noise)
-        approved = prudent <= appetite and rate <= t.rate_cap and amount > 0
-        return approved, amount, rate
-
-    def _split(self, flows: list[float], amount: float) -> None:
-        own = self.own_share
-        flows[self.lender] += amount * own
-        if own < 1.0:
-            flows[self.funder] += amount * (1.0 - own)
-
-    def _service(self, month: _Month) -> None:
-        if self.npl_age > 0:
-            self.npl_age += 1
-            if self.npl_age > month.writeoff_months:
-                self._split(month.written_off, self.balance)
-                self.close()
-                month.matured += 1
-            return
-        if month.rng.random() < self.hazard * month.hazard_multiplier[self.lender]:
-            self.npl_age = 1
-            self._split(month.new_npl, self.balance)
-            return
-        balance = self.balance
-        self._split(month.interest, balance * self.rate / 12.0)
-        if month.rng.random() < month.prepayment_rate or self.months_left <= 1:
-            principal = balance
-        else:
-            principal = min(self.payment, balance)
-        self._split(month.principal, principal)
-        self.balance = balance - principal
-        self.months_left -= 1
-        if self.balance <= 0.0:
-            self.close()
-            month.matured += 1
-
-    # -------------------------------------------------------------- the loan
-    def take_loan(
-        self,
-        lender: int,
-        funder: int,
-        own_share: float,
-        amount: float,
-        rate: float,
-        online: bool,
-        months_left: int,
-    ) -> None:
-        """Start a loan (or, at set-up, one already part-repaid)."""
-        self.lender = lender
-        self.funder = funder
-        self.own_share = own_share
-        self.balance = amount
-        self.rate = rate
-        self.months_left = months_left
-        self.payment = amount / max(months_left, 1)
-        self.online = online
-        self.npl_age = 0
-
-    def close(self) -> None:
-        """The loan is repaid or written off."""
-        self.lender = NO_LENDER
-        self.funder = NO_LENDER
-        self.own_share = 1.0
-        self.balance = 0.0
-        self.months_left = 0
-        self.npl_age = 0
-
-
 class MesaBorrowerPopulation:
     """Borrowers as Mesa agents, with the interface of ``BorrowerPopulation``.
 
@@ -354,12 +94,19 @@ class MesaBorrowerPopulation:
             setattr(self, name, getattr(traits, name))
         self.demand_growth = market.demand_growth
         self.agents: list[BorrowerAgent] = []
-        self.model: MarketModel | None = None
-        self.current: _Month | None = None
+        self.model: mesa.Model | None = None
+        self.current: Month | None = None
         self._growth = 1.0
 
-    def attach(self, model: MarketModel) -> None:
-        """Create one ``BorrowerAgent`` per borrower in ``model`` (called by the model)."""
+    @classmethod
+    def for_model(cls, model: mesa.Model) -> MesaBorrowerPopulation:
+        """The population of ``model.cfg``, its borrowers registered as agents of ``model``."""
+        population = cls(model.cfg.market, model.rng)
+        population.attach(model)
+        return population
+
+    def attach(self, model: mesa.Model) -> None:
+        """Create one ``BorrowerAgent`` per borrower in ``model``."""
         self.model = model
         hazard = monthly_hazard(self.pd)
         loan_mean = self.loan_mean[self.segment]
@@ -405,7 +152,7 @@ class MesaBorrowerPopulation:
         model = self.model
         years = (model.month - model.start) / 12.0 if model is not None else 0.0
         self._growth = (1.0 + self.demand_growth) ** years
-        self.current = _Month(
+        self.current = Month(
             n_lenders,
             hazard_multiplier,
             prepayment_rate,
@@ -461,7 +208,7 @@ class MesaBorrowerPopulation:
         result = Matches.empty(n, n_lenders)
         if n == 0 or n_lenders == 0:
             return result
-        market = _Market(offers, terms)
+        market = OffersView(offers, terms)
         columns = zip(
             app.idx.tolist(),
             app.region.tolist(),

@@ -1,0 +1,344 @@
+"""The credit market of one month: applicants, lenders' offers, clearing, booking, tallies.
+
+The market turns the model's state into this month's :class:`~sim.clearing.Applicants`
+and :class:`~sim.clearing.LenderOffers`, has :func:`sim.clearing.clear` match them,
+books the loans on the borrowers and the lenders' balance sheets, and keeps the
+month's tallies (lending, demand and unmet demand, overall and by segment).
+What differs by lender type comes from the type classes' traits and methods.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.lenders import LENDER_CLASSES, trait, type_code
+from agents.loan_table import NO_LENDER
+from sim.calendar import month_year, parse_month
+from sim.clearing import Applicants, LenderOffers, Matches, Terms, clear
+from sim.config import SEGMENTS
+from sim.finance import compliance_slack, effective_operating_cost
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+LIQUIDITY_RATIO = 0.05  # calibration assumption: cash held against loans
+POTENTIAL_VISIBILITY = 0.25  # visibility floor: a quarter of the book the rules allow
+MANDATE_SEGMENTS = sorted(
+    {SEGMENTS.index(s) for cls in LENDER_CLASSES.values() for s in cls.mandate_segments}
+)
+IS_MANDATE_SEGMENT = np.isin(np.arange(len(SEGMENTS)), MANDATE_SEGMENTS)  # by segment code
+ONLINE_ONLY = trait("online_only")
+PLATFORM_LOAN_CAP = trait("platform_loan_cap")
+CO_LENDS = trait("co_lends")
+MANDATE_VISIBILITY = trait("mandate_visibility")
+MANDATE_APPETITE = trait("mandate_appetite")
+STATE_FUNDING_SHARE = trait("state_funding_share")
+MANDATE_FUNDING_SHARE = trait("mandate_funding_share")
+
+
+class Market:
+    """Builds and clears the month's market for ``model``; holds the month's new loans."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        n = model.book.n
+        self.new_originated = np.zeros(n)  # CNY originated this month, by lender
+        self.new_funded = np.zeros(n)  # CNY funded this month, by lender
+        self.rate_x_new = np.zeros(n)  # originated x rate, by lender
+
+    # ------------------------------------------------------------- prices
+    def funding_rates(self) -> np.ndarray:
+        """Each lender's cost of funds; state-funded lenders get the financing-support cut."""
+        model = self.model
+        codes = model.book.type_code
+        rates = model.book.funding_cost - self.funding_cut() * STATE_FUNDING_SHARE[codes]
+        return np.maximum(rates, 0.0)
+
+    def funding_cut(self) -> float:
+        """Funding-cost cut on policy lending at this year's financing support."""
+        model = self.model
+        support = model.regulator.path("financing_support", month_year(model.month))
+        return model.cfg.behaviour.funding_subsidy_max * support
+
+    def mandate_funding_cut(self) -> np.ndarray:
+        """Each lender's funding-cost cut on loans to the mandate segments."""
+        return self.funding_cut() * MANDATE_FUNDING_SHARE[self.model.book.type_code]
+
+    # ------------------------------------------------------------ set-up
+    def book_initial_loans(self, weights: np.ndarray) -> None:
+        """Give a share of borrowers a loan in progress, lender drawn by size.
+
+        The lender is drawn first (probability proportional to its size) and the
+        borrower's region then among the lender's regions, so each lender's
+        expected book is proportional to its size and the type shares match
+        ``lenders.*.initial_share``.
+        """
+        model = self.model
+        pop, book, rng, cfg = model.population, model.book, model.rng, model.cfg
+        has_loan = rng.random(pop.n) < pop.initial_loan_share[pop.segment]
+        idx = np.flatnonzero(has_loan)
+        lender = rng.choice(book.n, size=idx.size, p=weights / weights.sum())
+        presence = book.presence
+        region_list = np.argsort(~presence, axis=1, kind="stable")
+        k = (rng.random(idx.size) * presence.sum(axis=1)[lender]).astype(np.int64)
+        pop.region[idx] = region_list[lender, k]
+        need = pop.draw_need(idx, rng)
+        remaining = rng.uniform(0.1, 1.0, idx.size)
+        term = pop.term[pop.segment[idx]]
+        months_left = np.maximum(np.ceil(remaining * term), 1).astype(np.int32)
+        opex = effective_operating_cost(book.operating_cost[lender], book.technology[lender])
+        lgd = 1.0 - cfg.market.recovery_rate
+        rate = book.funding_cost[lender] + opex + pop.pd[idx] * lgd + book.markup[lender]
+        rate = np.minimum(rate, model.regulator.levers.rate_cap_apr)
+        online = ONLINE_ONLY[book.type_code[lender]] | (
+            rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
+        )
+        pop.book(
+            idx,
+            lender,
+            np.full(idx.size, NO_LENDER),
+            np.ones(idx.size),
+            need * remaining,
+            rate,
+            online,
+            months_left,
+        )
+        _, funded, _ = pop.outstanding_by(book.n)
+        self._open_balance_sheets(funded, weights * funded.sum())
+
+    def _open_balance_sheets(self, funded: np.ndarray, sized: np.ndarray) -> None:
+        """Opening balance sheets: equity at the type's capital ratio of the larger book."""
+        model = self.model
+        book, cfg = model.book, model.cfg
+        capital_ratio = np.array([cfg.lenders[t].capital_ratio for t in LENDER_CLASSES])
+        for row in range(book.n):
+            loans = funded[row]
+            book.loans[row] = loans
+            book.provisions[row] = cfg.behaviour.provision_rate * loans
+            book.equity[row] = capital_ratio[book.type_code[row]] * max(loans, sized[row])
+            book.cash[row] = LIQUIDITY_RATIO * loans
+            book.debt[row] = book.cash[row] + loans - book.provisions[row] - book.equity[row]
+            if book.debt[row] < 0:
+                book.cash[row] -= book.debt[row]
+                book.debt[row] = 0.0
+
+    def new_lending_share(self) -> np.ndarray:
+        """Each lender's share of this month's new lending (zeros when nobody lent)."""
+        total = self.new_originated.sum()
+        return self.new_originated / total if total > 0 else np.zeros(self.model.book.n)
+
+    # ------------------------------------------------------------ monthly
+    def hazard_multipliers(self) -> np.ndarray:
+        """Factor on default hazards by originator: the default shocks running this month."""
+        model = self.model
+        book = model.book
+        hazard = np.ones(book.n)
+        for shock in model.cfg.market.default_shocks:
+            first = parse_month(shock.start)
+            if first <= model.month < first + shock.months:
+                hit = (
+                    np.ones(book.n, dtype=bool)
+                    if shock.lender_type is None
+                    else book.type_code == type_code(shock.lender_type)
+                )
+                hazard[hit] *= shock.multiplier
+        return hazard
+
+    def service_loans(self) -> None:
+        """A month of servicing on the borrowers, booked on the lenders' balance sheets."""
+        model = self.model
+        book, market = model.book, model.cfg.market
+        flows = model.population.service(
+            book.n,
+            self.hazard_multipliers(),
+            market.prepayment_rate,
+            market.writeoff_months,
+            model.rng,
+        )
+        book.book_servicing(
+            flows, market.recovery_rate, self.funding_rates(), model.cfg.behaviour.provision_rate
+        )
+
+    def offers(self, limit: np.ndarray) -> LenderOffers:
+        """What every lender offers this month, within its lending ``limit``."""
+        model = self.model
+        book, reg, b = model.book, model.regulator.levers, model.cfg.behaviour
+        n = book.n
+        active, codes, appetite = book.active, book.type_code, book.risk_appetite
+        rank = np.zeros(n)
+        if n > 1:
+            rank[np.argsort(appetite, kind="stable")] = np.arange(n) / (n - 1)
+        slack = compliance_slack(
+            rank,
+            b.compliance_slack,
+            reg.inspection_probability,
+            reg.inspection_penalty,
+            b.deterrence_scale,
+        )
+        slack = np.where(book.caught_until > model.month, 0.0, slack)
+        own_room = np.where(active, np.maximum(limit * (1.0 + slack) - book.loans, 0.0), 0.0)
+        own_share, capacity, originated = self._co_lending(own_room)
+        partner = np.where(own_share < 1.0, book.partner, NO_LENDER)
+
+        online_only = ONLINE_ONLY[codes]
+        # online beyond its branches: not for online-only lenders (licence-bound), nor
+        # under local-only rules
+        reach_beyond = (~online_only & (not reg.local_only_lending)) * book.online_capability
+        present = book.presence
+        reach = np.where(present, 1.0, reach_beyond[:, None])
+        size = np.maximum(originated, POTENTIAL_VISIBILITY * limit) * active * (capacity > 0)
+        per_region = size / np.maximum(reach.sum(axis=1), 1e-12)
+        visibility = (book.brand * per_region)[:, None] * reach
+        funding = self.funding_rates()
+        # a co-lent loan is priced on the blended cost of funds: the partner bank funds
+        # its part at its own cost
+        co_lent = partner != NO_LENDER
+        if co_lent.any():
+            funding = funding.copy()
+            share = own_share[co_lent]
+            funding[co_lent] = share * funding[co_lent] + (1.0 - share) * funding[partner[co_lent]]
+        opex = effective_operating_cost(book.operating_cost, book.technology)
+        return LenderOffers(
+            visibility=visibility.T.copy(),
+            visibility_mandate=(visibility * MANDATE_VISIBILITY[codes][:, None]).T.copy(),
+            present=present,
+            online_only=online_only,
+            online_capability=book.online_capability,
+            funding_cost=funding,
+            mandate_funding_cut=self.mandate_funding_cut(),
+            operating_cost=opex,
+            technology=book.technology,
+            risk_appetite=appetite,
+            risk_appetite_mandate=MANDATE_APPETITE[codes] * appetite,
+            markup=book.markup,
+            posted_rate=funding + opex + book.markup,
+            brand=np.maximum(book.brand, 1e-12),
+            equity=book.equity,
+            capacity=capacity,
+            own_share=own_share,
+            partner=partner,
+            is_platform=PLATFORM_LOAN_CAP[codes],
+        )
+
+    def _co_lending(self, own_room: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Own funding share, capacity and originated book (co-lent loans in full) per lender.
+
+        Visibility follows the book a lender originates, not the part it funds, so
+        a co-lender's partner-funded loans count in full, as its customers.
+        """
+        model = self.model
+        book, reg = model.book, model.regulator.levers
+        n = book.n
+        own_share, capacity, originated = np.ones(n), own_room.copy(), book.loans
+        co_lending = book.active & CO_LENDS[book.type_code] & (book.partner >= 0)
+        if not co_lending.any():
+            return own_share, capacity, originated
+        exposure = model.population.partner_exposure(n)
+        originated = originated + np.where(CO_LENDS[book.type_code], exposure, 0.0)
+        for cls in LENDER_CLASSES.values():
+            rows = np.flatnonzero(co_lending & (book.type_code == cls.type_code))
+            if rows.size == 0:
+                continue
+            banks = book.partner[rows]
+            partner_cls = LENDER_CLASSES[cls.partner_type]
+            room = partner_cls.partner_room(book, banks, exposure[rows], own_room, reg)
+            own_share[rows], capacity[rows] = cls.co_lending_terms(own_room[rows], room, reg)
+        return own_share, capacity, originated
+
+    def applicants(self) -> Applicants:
+        """Borrowers applying this month, with what lenders see of them."""
+        model = self.model
+        pop, cfg = model.population, model.cfg
+        years = (model.month - model.start) / 12.0
+        idx = pop.applicants((1.0 + cfg.market.demand_growth) ** years, model.rng)
+        coverage = model.regulator.path("credit_data_coverage", month_year(model.month))
+        seg = pop.segment[idx]
+        return Applicants(
+            idx=idx,
+            region=pop.region[idx],
+            mandate=IS_MANDATE_SEGMENT[seg],
+            pd=pop.pd[idx],
+            thin_file=pop.thin_file[idx],
+            covered=pop.data_rank[idx] < coverage,
+            affinity=np.minimum(pop.affinity[idx] + cfg.behaviour.digital_trend * years, 1.0),
+            need=pop.draw_need(idx, model.rng),
+            business=pop.business[seg],
+        )
+
+    def terms(self) -> Terms:
+        """The rules and behaviour clearing needs, as plain numbers."""
+        model = self.model
+        b, reg = model.cfg.behaviour, model.regulator.levers
+        return Terms(
+            rate_cap=reg.rate_cap_apr,
+            loss_given_default=1.0 - model.cfg.market.recovery_rate,
+            online_consumer_cap=reg.online_consumer_loan_cap_cny,
+            online_business_cap=reg.online_business_loan_cap_cny,
+            platform_individual_cap=reg.platform_individual_loan_cap_cny,
+            single_borrower_limit=reg.single_borrower_limit,
+            screening_noise=b.screening_noise,
+            data_sharing_effect=b.data_sharing_effect,
+            rate_sensitivity=b.rate_sensitivity,
+            online_preference=b.online_preference,
+            search_size=b.search_size,
+        )
+
+    def match(self, app: Applicants, offers: LenderOffers) -> Matches:
+        """Who lends to whom this month."""
+        model = self.model
+        return clear(app, offers, self.terms(), model.population.weight, model.rng)
+
+    def lend(self, limit: np.ndarray) -> dict[str, float]:
+        """Clear the month's market, book the loans; return the month's market tallies."""
+        model = self.model
+        book, pop = model.book, model.population
+        app = self.applicants()
+        m = self.match(app, self.offers(limit))
+        won_at = np.flatnonzero(m.lender != NO_LENDER)
+        lender, funder, own = m.lender[won_at], m.funder[won_at], m.own_share[won_at]
+        amount_won, rate_won = m.amount[won_at], m.rate[won_at]
+        pop.book(app.idx[won_at], lender, funder, own, amount_won, rate_won, m.online[won_at])
+        n, w = book.n, pop.weight
+        amount = amount_won * w
+        self.new_originated = np.bincount(lender, weights=amount, minlength=n)
+        new_funded = np.bincount(lender, weights=amount * own, minlength=n)
+        partnered = funder != NO_LENDER
+        new_funded += np.bincount(
+            funder[partnered], weights=amount[partnered] * (1 - own[partnered]), minlength=n
+        )
+        self.new_funded = new_funded
+        self.rate_x_new = np.bincount(lender, weights=amount * rate_won, minlength=n)
+        book.loans += new_funded
+        book.cash -= new_funded
+        book.capacity_bound = m.capacity_bound
+        return tallies(app, m, pop.segment[app.idx], w)
+
+
+def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[str, float]:
+    """The month's market figures (CNY, borrowers), overall and by segment."""
+    won = m.lender != NO_LENDER
+    demand_amt = app.need * w
+    lent = np.where(won, m.amount, 0.0) * w
+    out = {
+        "lending": float(lent.sum()),
+        "lending_online": float(lent[m.online & won].sum()),
+        "rate_x_lending": float((lent * m.rate).sum()),
+        "demand": float(demand_amt.sum()),
+        "unmet": float((demand_amt - lent).sum()),
+        "applicants": float(app.idx.size * w),
+        "served": float(np.count_nonzero(won) * w),
+    }
+    # by segment: applicants grouped by segment in their order (a stable sort), so
+    # each slice holds the same numbers in the same order as a mask would pick
+    order = np.argsort(segment, kind="stable")
+    bounds = np.searchsorted(segment[order], np.arange(len(SEGMENTS) + 1)).tolist()
+    demand_seg, lent_seg = demand_amt[order], lent[order]
+    unmet_seg = demand_seg - lent_seg
+    for s, name in enumerate(SEGMENTS):
+        part = slice(bounds[s], bounds[s + 1])
+        out[f"demand_{name}"] = float(demand_seg[part].sum())
+        out[f"lending_{name}"] = float(lent_seg[part].sum())
+        out[f"unmet_{name}"] = float(unmet_seg[part].sum())
+    return out

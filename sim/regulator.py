@@ -1,0 +1,213 @@
+"""The regulator: levers in force, capital rules, supervision and resolution of lenders.
+
+Each month the regulator applies the dated changes of the regulation timeline
+(:func:`regulation_at`), sets each lender's capital requirement and lending
+limit, inspects ("double random, one public") and fines breaches, and checks
+capital: a lender short for ``behaviour.exit_months`` months in a row, or
+with no equity left, is resolved by acquisition (by the largest healthy lender
+of a type allowed to buy it, where acquisitions are allowed) or wound down.
+Each January it also lets healthy lenders buy weak ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.lenders import LENDER_CLASSES, LENDER_TYPES, trait, type_code
+from agents.loan_table import NO_LENDER
+from sim.calendar import month_year, parse_month
+from sim.config import RegulationConfig
+from sim.finance import lending_limit
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+HEALTHY_MULTIPLE = 1.5  # an acquirer holds at least 1.5x its capital requirement
+WEAK_MULTIPLE = 1.25  # a lender below 1.25x its requirement is weak
+SELLABLE = trait("sellable")
+MAY_ACQUIRE = {
+    cls.type_code: [type_code(t) for t in cls.acquired_by] for cls in LENDER_CLASSES.values()
+}
+
+
+def path_value(path: Mapping[int, float], year: int) -> float:
+    """Value of a yearly path: the latest year at or before ``year``, else the earliest."""
+    years = sorted(path)
+    earlier = [y for y in years if y <= year]
+    return float(path[earlier[-1] if earlier else years[0]])
+
+
+def regulation_at(base: RegulationConfig, month: int) -> RegulationConfig:
+    """The levers in force in ``month``: every timeline change dated on or before it applied.
+
+    Changes apply in date order (ties in file order). A dotted lever such as
+    ``min_capital_ratio.online_platform`` changes one lender type; a path lever
+    (``financing_support``) given a number holds that value from its date on.
+    """
+    reg = copy.deepcopy(base)
+    changes = sorted(
+        (c for c in base.timeline if parse_month(c["date"]) <= month),
+        key=lambda c: parse_month(c["date"]),
+    )
+    for change in changes:
+        for lever, value in change.items():
+            if lever == "date":
+                continue
+            name, _, sub = str(lever).partition(".")
+            current = getattr(reg, name)
+            if sub:
+                current[sub] = value
+            elif isinstance(current, dict):
+                start = month_year(parse_month(change["date"]))
+                for year in [y for y in current if y >= start]:
+                    current[year] = value
+                current[start] = value
+            else:
+                setattr(reg, name, value)
+    return reg
+
+
+class Regulator:
+    """Applies the regulation of ``model.cfg`` to the lenders of ``model``."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self._in_force: dict[tuple[int, ...], RegulationConfig] = {}
+        self.levers = self.levers_at(model.month)
+
+    # ------------------------------------------------------------- levers
+    def levers_at(self, month: int) -> RegulationConfig:
+        """``regulation_at`` for ``month``, built once per distinct set of changes in force.
+
+        The levers depend only on which dated changes apply, so months sharing that
+        set share one (never modified) copy.
+        """
+        base = self.model.cfg.regulation
+        applied = tuple(
+            i for i, change in enumerate(base.timeline) if parse_month(change["date"]) <= month
+        )
+        if applied not in self._in_force:
+            self._in_force[applied] = regulation_at(base, month)
+        return self._in_force[applied]
+
+    def update(self) -> None:
+        """Put this month's levers in force."""
+        self.levers = self.levers_at(self.model.month)
+
+    def path(self, lever: str, year: int) -> float:
+        """This year's value of a yearly path lever (``financing_support`` ...)."""
+        return path_value(getattr(self.levers, lever), year)
+
+    # ----------------------------------------------------- requirements
+    def requirements(self) -> tuple[np.ndarray, np.ndarray]:
+        """Minimum capital ratio and maximum leverage of every lender, by its type."""
+        codes = self.model.book.type_code
+        ratio = np.array([self.levers.min_capital_ratio[t] for t in LENDER_TYPES])[codes]
+        leverage = np.array([self.levers.max_leverage[t] for t in LENDER_TYPES])[codes]
+        return ratio, leverage
+
+    def lending_limits(self) -> np.ndarray:
+        """Largest loan book each lender may hold under its requirements."""
+        min_ratio, leverage = self.requirements()
+        return lending_limit(self.model.book.equity, min_ratio, leverage)
+
+    def support_state_lenders(self) -> None:
+        """The state tops up the equity of the lenders it funds, by their type's rule."""
+        model = self.model
+        book = model.book
+        min_ratio, _ = self.requirements()
+        support = self.path("financing_support", month_year(model.month))
+        injection = np.zeros(book.n)
+        for cls in LENDER_CLASSES.values():
+            rows = book.rows(cls.type_code)
+            injection[rows] = cls.capital_support(book, rows, HEALTHY_MULTIPLE * min_ratio, support)
+        book.equity += injection
+        book.cash += injection
+
+    # ------------------------------------------------------ supervision
+    def inspect(self, limit: np.ndarray) -> None:
+        """Inspect lenders at random; fine those above their limit, deterring them a year."""
+        model = self.model
+        book, reg = model.book, self.levers
+        active = np.flatnonzero(book.active)
+        inspected = active[model.rng.random(active.size) < reg.inspection_probability]
+        model.events["inspections"] += inspected.size
+        breach = inspected[book.loans[inspected] > limit[inspected] * (1 + 1e-9)]
+        for row in breach:
+            fine = reg.inspection_penalty * max(book.equity[row], 0.0)
+            book.charge(int(row), fine)
+            book.caught_until[row] = model.month + 12
+            model.events["penalties"] += fine
+
+    def check_capital(self) -> None:
+        """Count months below requirement; resolve lenders failing or short too long."""
+        model = self.model
+        book = model.book
+        min_ratio, _ = self.requirements()
+        short = book.active & (book.capital_ratio() < min_ratio)
+        book.months_below = np.where(short, book.months_below + 1, 0)
+        failing = book.active & (
+            ((book.equity <= 0) & (book.loans > 0))
+            | (book.months_below >= model.cfg.behaviour.exit_months)
+        )
+        for row in np.flatnonzero(failing):
+            self.resolve(int(row), failing=True)
+
+    def sell_weak_lenders(self) -> None:
+        """January: each weak sellable lender finds a healthy buyer with some probability."""
+        if not self.levers.acquisitions_allowed:
+            return
+        model = self.model
+        book = model.book
+        min_ratio, _ = self.requirements()
+        weak = book.active & (
+            (book.capital_ratio() < WEAK_MULTIPLE * min_ratio) | (book.profit_ytd < 0)
+        )
+        for row in np.flatnonzero(weak & SELLABLE[book.type_code]):
+            if book.active[row] and model.rng.random() < model.cfg.behaviour.acquisition_rate:
+                self.resolve(int(row), failing=False)
+
+    # ------------------------------------------------------- resolution
+    def acquirer_for(self, row: int) -> int | None:
+        """The largest healthy lender of a type allowed to buy ``row`` that can absorb it."""
+        book = self.model.book
+        min_ratio, _ = self.requirements()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            merged = (book.equity + book.equity[row]) / (book.loans + book.loans[row])
+        ok = (
+            book.active
+            & np.isin(book.type_code, MAY_ACQUIRE[int(book.type_code[row])])
+            & (book.capital_ratio() >= HEALTHY_MULTIPLE * min_ratio)
+            & (merged >= HEALTHY_MULTIPLE * min_ratio)
+            & (book.loans > book.loans[row])
+        )
+        ok[row] = False
+        candidates = np.flatnonzero(ok)
+        if candidates.size == 0:
+            return None
+        return int(candidates[np.argmax(book.loans[candidates])])
+
+    def resolve(self, row: int, failing: bool) -> bool:
+        """Have a healthy lender acquire ``row`` if allowed and possible, else wind it down.
+
+        A lender that is only weak (not ``failing``) stays when nobody can buy it.
+        """
+        model = self.model
+        acquirer = self.acquirer_for(row) if self.levers.acquisitions_allowed else None
+        if acquirer is None and not failing:
+            return False
+        book = model.book
+        if acquirer is not None:
+            book.absorb(acquirer, row)
+            model.population.transfer(row, acquirer)
+            book.partner[book.partner == row] = NO_LENDER
+            model.events["acquisitions"] += 1
+        else:
+            model.events["exits"] += 1
+        book.active[row] = False
+        model.lenders_by_id[row].remove()
+        return True

@@ -9,10 +9,9 @@ would cost thousands of times more (see ``benchmarks/``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from agents.loan_table import NO_LENDER, LoanTable
 from sim.config import SEGMENTS, MarketConfig

@@ -118,8 +118,16 @@ class LenderBook:
 
     def rows(self, type_code: int, active_only: bool = True) -> np.ndarray:
         """Ids of the lenders of one type (the active ones by default), ascending."""
-        mask = self.type_code == type_code
+        mask = self.of_type(type_code)
         return np.flatnonzero(mask & self.active if active_only else mask)
+
+    def of_type(self, type_code: int) -> np.ndarray:
+        """Which lenders are of one type (active or not)."""
+        return self.type_code == type_code
+
+    def per_lender(self, by_type: np.ndarray) -> np.ndarray:
+        """A per-type value (indexed by type code) for every lender."""
+        return by_type[self.type_code]
 
     def capital_ratio(self) -> np.ndarray:
         """Equity / loans per lender; infinite for a lender without loans."""

@@ -82,10 +82,9 @@ def sweep_run(work: Path) -> dict[str, str]:
 
 def per_agent_runs(work: Path) -> dict[str, str]:
     """Checksums of the per-agent reference's tables on two seeds."""
-    from tests.conftest import compose_config
-
     from benchmarks.per_agent import PerAgentModel
     from sim.output.tables import build_tables, write_tables
+    from tests.conftest import compose_config
 
     out: dict[str, str] = {}
     for seed in SEEDS:

@@ -52,8 +52,8 @@ class Market:
     def funding_rates(self) -> np.ndarray:
         """Each lender's cost of funds; state-funded lenders get the financing-support cut."""
         model = self.model
-        codes = model.book.type_code
-        rates = model.book.funding_cost - self.funding_cut() * STATE_FUNDING_SHARE[codes]
+        book = model.book
+        rates = book.funding_cost - self.funding_cut() * book.per_lender(STATE_FUNDING_SHARE)
         return np.maximum(rates, 0.0)
 
     def funding_cut(self) -> float:
@@ -64,7 +64,7 @@ class Market:
 
     def mandate_funding_cut(self) -> np.ndarray:
         """Each lender's funding-cost cut on loans to the mandate segments."""
-        return self.funding_cut() * MANDATE_FUNDING_SHARE[self.model.book.type_code]
+        return self.funding_cut() * self.model.book.per_lender(MANDATE_FUNDING_SHARE)
 
     # ------------------------------------------------------------ set-up
     def book_initial_loans(self, weights: np.ndarray) -> None:
@@ -92,7 +92,7 @@ class Market:
         lgd = 1.0 - cfg.market.recovery_rate
         rate = book.funding_cost[lender] + opex + pop.pd[idx] * lgd + book.markup[lender]
         rate = np.minimum(rate, model.regulator.levers.rate_cap_apr)
-        online = ONLINE_ONLY[book.type_code[lender]] | (
+        online = book.per_lender(ONLINE_ONLY)[lender] | (
             rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
         )
         pop.book(
@@ -112,12 +112,14 @@ class Market:
         """Opening balance sheets: equity at the type's capital ratio of the larger book."""
         model = self.model
         book, cfg = model.book, model.cfg
-        capital_ratio = np.array([cfg.lenders[t].capital_ratio for t in LENDER_CLASSES])
+        capital_ratio = book.per_lender(
+            np.array([cfg.lenders[t].capital_ratio for t in LENDER_CLASSES])
+        )
         for row in range(book.n):
             loans = funded[row]
             book.loans[row] = loans
             book.provisions[row] = cfg.behaviour.provision_rate * loans
-            book.equity[row] = capital_ratio[book.type_code[row]] * max(loans, sized[row])
+            book.equity[row] = capital_ratio[row] * max(loans, sized[row])
             book.cash[row] = LIQUIDITY_RATIO * loans
             book.debt[row] = book.cash[row] + loans - book.provisions[row] - book.equity[row]
             if book.debt[row] < 0:
@@ -141,7 +143,7 @@ class Market:
                 hit = (
                     np.ones(book.n, dtype=bool)
                     if shock.lender_type is None
-                    else book.type_code == type_code(shock.lender_type)
+                    else book.of_type(type_code(shock.lender_type))
                 )
                 hazard[hit] *= shock.multiplier
         return hazard
@@ -166,7 +168,7 @@ class Market:
         model = self.model
         book, reg, b = model.book, model.regulator.levers, model.cfg.behaviour
         n = book.n
-        active, codes, appetite = book.active, book.type_code, book.risk_appetite
+        active, appetite = book.active, book.risk_appetite
         rank = np.zeros(n)
         if n > 1:
             rank[np.argsort(appetite, kind="stable")] = np.arange(n) / (n - 1)
@@ -182,7 +184,7 @@ class Market:
         own_share, capacity, originated = self._co_lending(own_room)
         partner = np.where(own_share < 1.0, book.partner, NO_LENDER)
 
-        online_only = ONLINE_ONLY[codes]
+        online_only = book.per_lender(ONLINE_ONLY)
         # online beyond its branches: not for online-only lenders (licence-bound), nor
         # under local-only rules
         reach_beyond = (~online_only & (not reg.local_only_lending)) * book.online_capability
@@ -202,7 +204,7 @@ class Market:
         opex = effective_operating_cost(book.operating_cost, book.technology)
         return LenderOffers(
             visibility=visibility.T.copy(),
-            visibility_mandate=(visibility * MANDATE_VISIBILITY[codes][:, None]).T.copy(),
+            visibility_mandate=(visibility * book.per_lender(MANDATE_VISIBILITY)[:, None]).T.copy(),
             present=present,
             online_only=online_only,
             online_capability=book.online_capability,
@@ -211,7 +213,7 @@ class Market:
             operating_cost=opex,
             technology=book.technology,
             risk_appetite=appetite,
-            risk_appetite_mandate=MANDATE_APPETITE[codes] * appetite,
+            risk_appetite_mandate=book.per_lender(MANDATE_APPETITE) * appetite,
             markup=book.markup,
             posted_rate=funding + opex + book.markup,
             brand=np.maximum(book.brand, 1e-12),
@@ -219,7 +221,7 @@ class Market:
             capacity=capacity,
             own_share=own_share,
             partner=partner,
-            is_platform=PLATFORM_LOAN_CAP[codes],
+            is_platform=book.per_lender(PLATFORM_LOAN_CAP),
         )
 
     def _co_lending(self, own_room: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,13 +234,14 @@ class Market:
         book, reg = model.book, model.regulator.levers
         n = book.n
         own_share, capacity, originated = np.ones(n), own_room.copy(), book.loans
-        co_lending = book.active & CO_LENDS[book.type_code] & (book.partner >= 0)
+        co_lenders = book.per_lender(CO_LENDS)
+        co_lending = book.active & co_lenders & (book.partner >= 0)
         if not co_lending.any():
             return own_share, capacity, originated
         exposure = model.population.partner_exposure(n)
-        originated = originated + np.where(CO_LENDS[book.type_code], exposure, 0.0)
+        originated = originated + np.where(co_lenders, exposure, 0.0)
         for cls in LENDER_CLASSES.values():
-            rows = np.flatnonzero(co_lending & (book.type_code == cls.type_code))
+            rows = np.flatnonzero(co_lending & book.of_type(cls.type_code))
             if rows.size == 0:
                 continue
             banks = book.partner[rows]

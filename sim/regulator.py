@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.lenders import LENDER_CLASSES, LENDER_TYPES, trait, type_code
+from agents.lenders import LENDER_CLASSES, LENDER_TYPES, trait
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month
 from sim.config import RegulationConfig
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 HEALTHY_MULTIPLE = 1.5  # an acquirer holds at least 1.5x its capital requirement
 WEAK_MULTIPLE = 1.25  # a lender below 1.25x its requirement is weak
 SELLABLE = trait("sellable")
-MAY_ACQUIRE = {
-    cls.type_code: [type_code(t) for t in cls.acquired_by] for cls in LENDER_CLASSES.values()
-}
+MAY_ACQUIRE = np.array(
+    [[t in cls.acquired_by for t in LENDER_TYPES] for cls in LENDER_CLASSES.values()]
+)  # [target type, acquirer type]
 
 
 def path_value(path: Mapping[int, float], year: int) -> float:
@@ -105,9 +105,9 @@ class Regulator:
     # ----------------------------------------------------- requirements
     def requirements(self) -> tuple[np.ndarray, np.ndarray]:
         """Minimum capital ratio and maximum leverage of every lender, by its type."""
-        codes = self.model.book.type_code
-        ratio = np.array([self.levers.min_capital_ratio[t] for t in LENDER_TYPES])[codes]
-        leverage = np.array([self.levers.max_leverage[t] for t in LENDER_TYPES])[codes]
+        book = self.model.book
+        ratio = book.per_lender(np.array([self.levers.min_capital_ratio[t] for t in LENDER_TYPES]))
+        leverage = book.per_lender(np.array([self.levers.max_leverage[t] for t in LENDER_TYPES]))
         return ratio, leverage
 
     def lending_limits(self) -> np.ndarray:
@@ -167,7 +167,7 @@ class Regulator:
         weak = book.active & (
             (book.capital_ratio() < WEAK_MULTIPLE * min_ratio) | (book.profit_ytd < 0)
         )
-        for row in np.flatnonzero(weak & SELLABLE[book.type_code]):
+        for row in np.flatnonzero(weak & book.per_lender(SELLABLE)):
             if book.active[row] and model.rng.random() < model.cfg.behaviour.acquisition_rate:
                 self.resolve(int(row), failing=False)
 
@@ -180,7 +180,7 @@ class Regulator:
             merged = (book.equity + book.equity[row]) / (book.loans + book.loans[row])
         ok = (
             book.active
-            & np.isin(book.type_code, MAY_ACQUIRE[int(book.type_code[row])])
+            & book.per_lender(MAY_ACQUIRE[self.model.lenders_by_id[row].type_code])
             & (book.capital_ratio() >= HEALTHY_MULTIPLE * min_ratio)
             & (merged >= HEALTHY_MULTIPLE * min_ratio)
             & (book.loans > book.loans[row])

@@ -1,4 +1,4 @@
-"""Run one simulation: in memory (:func:`simulate`) or into a run directory (:func:`run_simulation`).
+"""Run one simulation: in memory (:func:`simulate`) or into a run directory.
 
 ``run_simulation`` writes ``result.json`` first (status ``running``), removes
 tables a previous run left in the directory, writes the tables and plots

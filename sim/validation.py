@@ -17,8 +17,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.calendar import parse_month
 from agents.lenders import LENDER_TYPES
+from sim.calendar import parse_month
 from sim.config import (
     CONF_DIR,
     SEGMENTS,

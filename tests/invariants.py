@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 import sim.run
-from sim.calendar import format_month
 from agents.lenders import LENDER_TYPES
+from sim.calendar import format_month
 from sim.config import SimConfig
 from sim.model import MarketModel
 from sim.output.tables import UNIT_CNY
@@ -43,32 +43,31 @@ class CheckedModel(MarketModel):
         super().step()
         by_originator = check_month(self, month)
         self.n_positive.append(int((by_originator > 0).sum()))
-        self.n_active_monthly.append(int(self.book.view("active").sum()))
+        self.n_active_monthly.append(int(self.book.active.sum()))
         self.months_checked += 1
 
 
 def check_month(model: MarketModel, month: int) -> np.ndarray:
     """Balance sheets, loan books and signs after a month; return outstanding by originator."""
     book, pop = model.book, model.population
-    v = book.view
     label = format_month(month)
     by_originator, funded, npl = pop.outstanding_by(book.n)
-    scale = max(float(np.abs(v("loans")).sum()), float(np.abs(v("equity")).sum()), 1.0)
+    scale = max(float(np.abs(book.loans).sum()), float(np.abs(book.equity).sum()), 1.0)
     residual = book.balance_residual()
     assert np.all(np.isfinite(residual)), f"{label}: non-finite balance sheet"
     worst = int(np.argmax(np.abs(residual))) if residual.size else 0
     assert residual.size == 0 or abs(residual[worst]) <= REL * scale, (
         f"{label}: lender {worst} cash + loans - provisions - debt - equity = {residual[worst]!r}"
     )
-    assert np.allclose(v("loans"), funded, rtol=REL, atol=REL * scale), (
+    assert np.allclose(book.loans, funded, rtol=REL, atol=REL * scale), (
         f"{label}: booked loans differ from the borrowers' balances by "
-        f"{np.abs(v('loans') - funded).max()!r}"
+        f"{np.abs(book.loans - funded).max()!r}"
     )
-    assert np.allclose(v("npl"), npl, rtol=REL, atol=REL * scale), f"{label}: npl"
+    assert np.allclose(book.npl, npl, rtol=REL, atol=REL * scale), f"{label}: npl"
     tol = -REL * scale
     for name in ("cash", "loans", "npl", "provisions", "debt"):
-        assert v(name).min(initial=0.0) >= tol, f"{label}: negative {name}"
-    assert np.all(v("npl") <= v("loans") - tol), f"{label}: npl above loans"
+        assert getattr(book, name).min(initial=0.0) >= tol, f"{label}: negative {name}"
+    assert np.all(book.npl <= book.loans - tol), f"{label}: npl above loans"
     assert by_originator.min(initial=0.0) >= 0.0, f"{label}: negative outstanding"
     assert pop.balance.min() >= 0.0, f"{label}: a borrower owes a negative balance"
     has_loan = pop.lender >= 0
@@ -78,7 +77,7 @@ def check_month(model: MarketModel, month: int) -> np.ndarray:
     partnered = has_loan & (pop.own_share < 1.0)
     assert np.all(pop.funder[partnered] >= 0), f"{label}: co-lent loan without a funder"
     for name in ("equity", "markup", "technology", "online_capability"):
-        assert np.all(np.isfinite(v(name))), f"{label}: non-finite {name}"
+        assert np.all(np.isfinite(getattr(book, name))), f"{label}: non-finite {name}"
     return by_originator
 
 

@@ -1,6 +1,6 @@
 """The vectorised borrowers and the per-agent Mesa reference give the same market.
 
-``agents.mesa_borrowers.MesaBorrowerPopulation`` steps every borrower as a
+``benchmarks.per_agent.PerAgentModel`` steps every borrower as a
 ``mesa.Agent`` (servicing, deciding to apply, search, choice and screening in
 Python per agent); ``agents.borrowers.BorrowerPopulation`` does the same with
 numpy over all borrowers at once. Their random streams differ, so runs agree
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.mesa_borrowers import MesaBorrowerPopulation
 from agents.lenders import LENDER_TYPES
+from benchmarks.per_agent import PerAgentModel
 from sim.model import MarketModel
 from sim.output.tables import market_yearly
 from tests.conftest import compose_config
@@ -27,19 +27,19 @@ FLOOR = {"hhi": 25.0}  # absolute floor of the tolerance (HHI points); shares: 0
 FLOOR_SHARE = 0.005
 
 
-def _yearly(seed: int, population_cls: type | None) -> pd.DataFrame:
+def _yearly(seed: int, model_cls: type[MarketModel]) -> pd.DataFrame:
     cfg = compose_config(f"market.n_borrowers={N_BORROWERS}", f"seed={seed}")
-    model = MarketModel(cfg, population_cls=population_cls)
+    model = model_cls(cfg)
     recorder = model.run()
-    return market_yearly(recorder, model.book.view("type_code").copy())
+    return market_yearly(recorder, model.book.type_code.copy())
 
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, list[pd.DataFrame]]:
     """Yearly market tables of both implementations for the same 8 seeds."""
     return {
-        "vectorised": [_yearly(seed, None) for seed in SEEDS],
-        "per_agent": [_yearly(seed, MesaBorrowerPopulation) for seed in SEEDS],
+        "vectorised": [_yearly(seed, MarketModel) for seed in SEEDS],
+        "per_agent": [_yearly(seed, PerAgentModel) for seed in SEEDS],
     }
 
 
@@ -98,10 +98,10 @@ def test_same_population_and_start():
     """For one seed both start from the same borrowers, lenders and initial loan book."""
     cfg = compose_config(f"market.n_borrowers={N_BORROWERS}", "seed=5")
     vec = MarketModel(cfg)
-    per_agent = MarketModel(cfg, population_cls=MesaBorrowerPopulation)
+    per_agent = PerAgentModel(cfg)
     for name in ("segment", "region", "pd", "lender", "balance", "months_left"):
         assert np.array_equal(getattr(vec.population, name), getattr(per_agent.population, name))
-    assert np.array_equal(vec.book.view("equity"), per_agent.book.view("equity"))
+    assert np.array_equal(vec.book.equity, per_agent.book.equity)
     n = vec.book.n
     for got, want in zip(
         per_agent.population.outstanding_by(n), vec.population.outstanding_by(n), strict=True

@@ -181,8 +181,8 @@ def test_capital_requirement_no_lender_meets_winds_every_lender_down(caplog, tmp
     cfg = compose_config(*SHORT, *unmet_capital_overrides())
     start = MarketModel(cfg)
     book = start.book
-    ratio = book.view("equity") / book.view("loans")
-    assert (book.view("loans") > 0).all() and (ratio <= 0.4).all(), ratio  # premise
+    ratio = book.equity / book.loans
+    assert (book.loans > 0).all() and (ratio <= 0.4).all(), ratio  # premise
     assert cfg.regulation.rate_cap_apr <= 0.24
     tables, model = simulate_checked(cfg)
     check_tables(tables, model)
@@ -235,8 +235,8 @@ def test_default_shock_wipes_out_the_platforms(caplog):
     tables, model = simulate_checked(cfg)
     check_tables(tables, model)
     monthly = tables["market_monthly"].set_index("month")
-    platforms = model.book.view("type_code") == LENDER_TYPES.index("online_platform")
-    assert platforms.sum() == 2 and not model.book.view("active")[platforms].any()
+    platforms = model.book.type_code == LENDER_TYPES.index("online_platform")
+    assert platforms.sum() == 2 and not model.book.active[platforms].any()
     after = monthly.index >= "2024-06"
     assert (monthly.loc[after, "share_online_platform"] == 0.0).all()
     assert (monthly.loc[after, "share_new_online_platform"] == 0.0).all()

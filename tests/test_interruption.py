@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 import sim.run
-from sim.run import TABLES, run_simulation
+from sim.output.tables import TABLES
+from sim.run import run_simulation
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,12 +16,12 @@ def test_balance_sheet_identity_every_lender_every_month():
     for _ in model.months:
         model.step()
         book = model.book
-        scale = max(float(np.abs(book.view("loans")).max()), 1.0)
+        scale = max(float(np.abs(book.loans).max()), 1.0)
         assert np.abs(book.balance_residual()).max() <= 1e-9 * scale
         _, funded, npl = model.population.outstanding_by(book.n)
-        assert np.allclose(book.view("loans"), funded, rtol=1e-9, atol=1e-6 * scale)
-        assert np.allclose(book.view("npl"), npl, rtol=1e-9, atol=1e-6 * scale)
-        assert (book.view("debt") >= 0).all() and (book.view("provisions") >= -1e-6 * scale).all()
+        assert np.allclose(book.loans, funded, rtol=1e-9, atol=1e-6 * scale)
+        assert np.allclose(book.npl, npl, rtol=1e-9, atol=1e-6 * scale)
+        assert (book.debt >= 0).all() and (book.provisions >= -1e-6 * scale).all()
 
 
 def test_shares_sum_to_one_each_year():
@@ -73,7 +73,7 @@ def test_initial_type_shares_follow_config():
     """
     model = MarketModel(compose_config("seed=2", "market.n_borrowers=40000"))
     by_originator, _, _ = model.population.outstanding_by(model.book.n)
-    codes = model.book.view("type_code")
+    codes = model.book.type_code
     total = by_originator.sum()
     for code, (name, expected) in enumerate(
         [

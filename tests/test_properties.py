@@ -18,8 +18,8 @@ import functools
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from sim.calendar import format_month, parse_month
 from agents.lenders import LENDER_TYPES
+from sim.calendar import format_month, parse_month
 from sim.config import SEGMENTS, DefaultShock, SimConfig
 from sim.validation import ConfigError, load_config, validate
 from tests.conftest import compose_config

@@ -21,8 +21,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from scenarios.sweep_io import expected_jobs, parameters
-from sim.run import config_hash
-from sim.sweep_job import run_sweep_job
+from sim.cli import run_sweep_job
+from sim.output.result import config_hash
 from sim.validation import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,7 +251,7 @@ def test_complete_job_is_skipped_with_its_stored_headline(tmp_path, monkeypatch)
     """A job whose directory holds a complete result.json with its own config hash (and its
     tables) is not simulated again; it returns the stored final HHI.
     """
-    import sim.sweep_job
+    import sim.cli
 
     cfg = compose_dictconfig()
     wanted = config_hash(load_config(cfg))
@@ -264,5 +264,5 @@ def test_complete_job_is_skipped_with_its_stored_headline(tmp_path, monkeypatch)
     def must_not_run(*args, **kwargs):
         raise AssertionError("simulated although complete")
 
-    monkeypatch.setattr(sim.sweep_job, "run_simulation", must_not_run)
+    monkeypatch.setattr(sim.cli, "run_simulation", must_not_run)
     assert run_sweep_job(cfg, tmp_path) == 1234.5

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agents.lenders import LENDER_TYPES
 from sim import metrics
 from sim.calendar import format_month, month_year
-from agents.lenders import LENDER_TYPES
 from sim.config import SEGMENTS
 from sim.output.atomic import write_csv
 from sim.recorder import Recorder

@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
 BORROWERS = (10_000, 100_000, 1_000_000)
 LENDERS = (50, 500, 5_000)
 LENDER_SCALING_BORROWERS = 100_000
@@ -56,14 +55,9 @@ TARGETS = {
 
 # ---------------------------------------------------------------- the worker
 def _config(n_borrowers: int, overrides: list[str]):
-    from hydra import compose, initialize_config_dir
+    from sim.validation import compose
 
-    from sim.validation import load_config
-
-    base = [f"market.n_borrowers={n_borrowers}", "plots=false", "progress=false"]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[*base, *overrides])
-    return load_config(cfg)
+    return compose(f"market.n_borrowers={n_borrowers}", "plots=false", "progress=false", *overrides)
 
 
 def worker(spec: dict) -> dict:
@@ -71,18 +65,16 @@ def worker(spec: dict) -> dict:
     sys.path.insert(0, str(ROOT))
     logging.getLogger("MESA").setLevel(logging.WARNING)
     from sim.model import MarketModel
-    from sim.output.atomic import write_csv
-    from sim.output.tables import lenders_yearly, market_monthly, market_yearly
-    from sim.run import types_yearly
+    from sim.output.tables import build_tables, write_tables
 
     cfg = _config(spec["n"], spec["overrides"])
-    population_cls = None
+    model_cls = MarketModel
     if spec["impl"] == "per_agent":
-        from agents.mesa_borrowers import MesaBorrowerPopulation
+        from benchmarks.per_agent import PerAgentModel
 
-        population_cls = MesaBorrowerPopulation
+        model_cls = PerAgentModel
     started = time.perf_counter()
-    model = MarketModel(cfg, population_cls=population_cls)
+    model = model_cls(cfg)
     built = time.perf_counter()
     recorder = model.run()
     ran = time.perf_counter()
@@ -94,17 +86,9 @@ def worker(spec: dict) -> dict:
         "n_lenders_initial": sum(cfg.lenders[t].count for t in cfg.lenders),
     }
     if spec.get("tables", True):
-        types = model.book.view("type_code").copy()
-        lenders = lenders_yearly(recorder, types)
-        tables = {
-            "market_monthly": market_monthly(recorder, types),
-            "market_yearly": market_yearly(recorder, types),
-            "lenders_yearly": lenders,
-            "types_yearly": types_yearly(lenders),
-        }
+        tables = build_tables(recorder, model.book.type_code.copy())
         with tempfile.TemporaryDirectory() as tmp:
-            for name, table in tables.items():
-                write_csv(table, Path(tmp) / f"{name}.csv")
+            write_tables(tables, tmp)
         out["tables_s"] = time.perf_counter() - ran
         out["total_s"] = time.perf_counter() - started
     return out

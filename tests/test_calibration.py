@@ -2,7 +2,7 @@
 
 The target values asserted here are the report's figures (scenarios/data/) or
 hand calculations from them; the baseline check runs the full 100,000
-borrowers but 4 seeds instead of 10, so it widens the issue's acceptance
+borrowers but 4 seeds instead of 10, so it widens the acceptance
 tolerances by half (the seed spread of the end-2024 type shares is about
 +-5 points, so a 4-seed mean moves by about 2 points more than a 10-seed one).
 """
@@ -113,7 +113,7 @@ def test_calibration_file_round_trip(tmp_path):
 
 def test_baseline_fits_the_report_at_suite_scale():
     """The calibrated baseline, averaged over 4 seeds of 100,000 borrowers, is within 1.5x
-    the issue's tolerances of every online-share, rate, type-share and growth target
+    the tolerances of every online-share, rate, type-share and growth target
     (4.5 points, 0.75 point, 4.5 points, 15 %) and its HHI rises from 2024 to 2030.
     """
     t = load_targets()

@@ -64,8 +64,7 @@ class Lender(mesa.Agent):
     @property
     def capital_ratio(self) -> float:
         """Equity / loans (infinite with no loans)."""
-        loans = self.loans
-        return self.equity / loans if loans > 0 else float("inf")
+        return float(self.model.book.capital_ratio()[self.lender_id])
 
     # ------------------------------------------------------------- yearly
     @classmethod

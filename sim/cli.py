@@ -27,10 +27,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from sim.checks import group_override_problems
 from sim.config import CONF_DIR
 from sim.output.result import config_hash, hhi_last, stored_result, write_failure
 from sim.run import run_simulation
-from sim.validation import ConfigError, group_override_problems, load_config
+from sim.validation import ConfigError, load_config
 
 log = logging.getLogger("sim")
 

@@ -7,11 +7,9 @@ into a validated :class:`~sim.config.SimConfig` or raises :class:`ConfigError`.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields, is_dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -19,6 +17,15 @@ from omegaconf.errors import OmegaConfBaseException
 
 from agents.lenders import LENDER_TYPES
 from sim.calendar import parse_month
+from sim.checks import (
+    check_flag,
+    check_keys,
+    check_month,
+    check_range,
+    check_sum,
+    is_number,
+    unknown_key_problems,
+)
 from sim.config import (
     CONF_DIR,
     SEGMENTS,
@@ -32,7 +39,6 @@ from sim.config import (
 )
 from sim.regulator import regulation_at
 
-SHARE_TOLERANCE = 1e-6
 MIN_ENTRY_CAPITAL_CNY = 5e6  # 2008 CBRC/PBoC small-loan company guidance: 5m CNY registered capital
 SCENARIO_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00-\x1f]{1,100}")
 PATH_LEVERS = ("financing_support", "tech_subsidy", "credit_data_coverage")
@@ -47,85 +53,10 @@ class ConfigError(ValueError):
         super().__init__("\n".join(problems))
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _bound(value: float) -> str:
-    """A bound as written: an integer in full, a float in its shortest form."""
-    return str(value) if isinstance(value, int) else f"{value:g}"
-
-
-def _interval(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
-    return f"{'(' if lo_open else '['}{_bound(lo)}, {_bound(hi)}{')' if hi_open else ']'}"
-
-
-def check_range(
-    key: str,
-    value: Any,
-    lo: float,
-    hi: float,
-    *,
-    lo_open: bool = False,
-    hi_open: bool = False,
-    integer: bool = False,
-) -> list[str]:
-    """Problems (zero or one line) with a number that must lie in an interval."""
-    allowed = ("an integer in " if integer else "a number in ") + _interval(
-        lo, hi, lo_open, hi_open
-    )
-    if not _number(value) or (integer and not isinstance(value, int)):
-        return [f"{key} = {value!r}: must be {allowed}"]
-    if math.isnan(value):
-        return [f"{key} = {value!r}: must be {allowed}"]
-    below = value <= lo if lo_open else value < lo
-    above = value >= hi if hi_open else value > hi
-    if below or above:
-        return [f"{key} = {value!r}: out of range; allowed {allowed}"]
-    return []
-
-
-def check_flag(key: str, value: Any) -> list[str]:
-    """Problems (zero or one line) with a value that must be true or false."""
-    return [] if isinstance(value, bool) else [f"{key} = {value!r}: must be true or false"]
-
-
-def _check_keys(key: str, mapping: Mapping[str, Any], expected: Iterable[str]) -> list[str]:
-    expected = tuple(expected)
-    problems = [
-        f"{key}.{name}: unknown key; allowed keys are {', '.join(expected)}"
-        for name in mapping
-        if name not in expected
-    ]
-    problems += [
-        f"{key}.{name}: missing; every one of {', '.join(expected)} is required"
-        for name in expected
-        if name not in mapping
-    ]
-    return problems
-
-
-def _check_sum(key: str, values: Iterable[float], target: float = 1.0) -> list[str]:
-    total = sum(v for v in values if _number(v))
-    if abs(total - target) > SHARE_TOLERANCE:
-        return [f"{key}: the shares sum to {total:.6g}; they must sum to {target:g}"]
-    return []
-
-
-def _check_month(key: str, value: Any, first: int | None, last: int | None) -> list[str]:
-    try:
-        month = parse_month(value)
-    except ValueError:
-        return [f"{key} = {value!r}: must be a month written YYYY-MM"]
-    if first is not None and last is not None and not first <= month <= last:
-        return [f"{key} = {value!r}: outside the run; allowed from market.start to market.end"]
-    return []
-
-
 def _market_problems(cfg: SimConfig) -> list[str]:
     m = cfg.market
-    out = _check_month("market.start", m.start, None, None)
-    out += _check_month("market.end", m.end, None, None)
+    out = check_month("market.start", m.start, None, None)
+    out += check_month("market.end", m.end, None, None)
     if not out and parse_month(m.start) >= parse_month(m.end):
         out.append(f"market.end = {m.end!r}: must be after market.start = {m.start!r}")
     out += check_range("market.n_borrowers", m.n_borrowers, 1, 100_000_000, integer=True)
@@ -135,7 +66,7 @@ def _market_problems(cfg: SimConfig) -> list[str]:
     out += check_range("market.recovery_rate", m.recovery_rate, 0, 1)
     out += check_range("market.writeoff_months", m.writeoff_months, 1, 120, integer=True)
     out += check_range("market.prepayment_rate", m.prepayment_rate, 0, 1)
-    out += _check_keys("market.segments", m.segments, SEGMENTS)
+    out += check_keys("market.segments", m.segments, SEGMENTS)
     for name, seg in m.segments.items():
         key = f"market.segments.{name}"
         out += check_range(f"{key}.share", seg.share, 0, 1)
@@ -149,11 +80,11 @@ def _market_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.apply_rate", seg.apply_rate, 0, 1)
         out += check_range(f"{key}.initial_loan_share", seg.initial_loan_share, 0, 1)
         out += check_flag(f"{key}.business", seg.business)
-    out += _check_sum("market.segments.*.share", (s.share for s in m.segments.values()))
+    out += check_sum("market.segments.*.share", (s.share for s in m.segments.values()))
     initial = [
         s.share * s.initial_loan_share
         for s in m.segments.values()
-        if _number(s.share) and _number(s.initial_loan_share)
+        if is_number(s.share) and is_number(s.initial_loan_share)
     ]
     if initial and len(initial) == len(m.segments) and max(initial) <= 0:
         out.append(
@@ -164,7 +95,7 @@ def _market_problems(cfg: SimConfig) -> list[str]:
     run = _run_months(cfg)
     for i, shock in enumerate(m.default_shocks):
         key = f"market.default_shocks[{i}]"
-        out += _check_month(f"{key}.start", shock.start, *run)
+        out += check_month(f"{key}.start", shock.start, *run)
         out += check_range(f"{key}.months", shock.months, 1, 1200, integer=True)
         out += check_range(f"{key}.multiplier", shock.multiplier, 0, 1000)
         if shock.lender_type is not None and shock.lender_type not in LENDER_TYPES:
@@ -183,7 +114,7 @@ def _run_months(cfg: SimConfig) -> tuple[int | None, int | None]:
 
 
 def _lender_problems(cfg: SimConfig) -> list[str]:
-    out = _check_keys("lenders", cfg.lenders, LENDER_TYPES)
+    out = check_keys("lenders", cfg.lenders, LENDER_TYPES)
     total = 0
     counts_valid = True
     for name, lt in cfg.lenders.items():
@@ -193,9 +124,9 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         counts_valid = counts_valid and not count_problems
         total += lt.count if isinstance(lt.count, int) else 0
         out += check_range(f"{key}.initial_share", lt.initial_share, 0, 1)
-        if lt.count == 0 and _number(lt.initial_share) and lt.initial_share > 0:
+        if lt.count == 0 and is_number(lt.initial_share) and lt.initial_share > 0:
             out.append(f"{key}.initial_share = {lt.initial_share!r}: must be 0 when count is 0")
-        if lt.count and _number(lt.initial_share) and lt.initial_share == 0:
+        if lt.count and is_number(lt.initial_share) and lt.initial_share == 0:
             out.append(f"{key}.initial_share = 0: must be above 0 when count is above 0")
         out += check_range(f"{key}.size_sigma", lt.size_sigma, 0, 5)
         out += check_range(f"{key}.funding_cost", lt.funding_cost, 0, 1)
@@ -215,7 +146,7 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.brand", lt.brand, 0, 100, lo_open=True)
     if total < 1 and counts_valid and cfg.lenders:
         out.append("lenders.*.count: the counts sum to 0; at least one lender is required")
-    out += _check_sum("lenders.*.initial_share", (lt.initial_share for lt in cfg.lenders.values()))
+    out += check_sum("lenders.*.initial_share", (lt.initial_share for lt in cfg.lenders.values()))
     return out
 
 
@@ -281,7 +212,7 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
         out += LEVER_CHECKS[name](f"regulation.{name}", getattr(reg, name))
     for name in TYPE_LEVERS:
         mapping = getattr(reg, name)
-        out += _check_keys(f"regulation.{name}", mapping, LENDER_TYPES)
+        out += check_keys(f"regulation.{name}", mapping, LENDER_TYPES)
         for lt, value in mapping.items():
             out += LEVER_CHECKS[name](f"regulation.{name}.{lt}", value)
     for name in PATH_LEVERS:
@@ -292,8 +223,8 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
             out += check_range(f"regulation.{name}.{year}", year, 1900, 2200, integer=True)
             out += LEVER_CHECKS[name](f"regulation.{name}.{year}", value)
     if (
-        _number(reg.online_entry_capital_cny)
-        and _number(reg.cross_province_capital_cny)
+        is_number(reg.online_entry_capital_cny)
+        and is_number(reg.cross_province_capital_cny)
         and reg.cross_province_capital_cny < reg.online_entry_capital_cny
     ):
         out.append(
@@ -309,7 +240,7 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
                 f"{key} = {change!r}: must be a mapping with a 'date' (YYYY-MM) and levers"
             )
             continue
-        timeline += _check_month(f"{key}.date", change["date"], *run)
+        timeline += check_month(f"{key}.date", change["date"], *run)
         levers = [k for k in change if k != "date"]
         if not levers:
             timeline.append(f"{key}: names no lever to change besides its date")
@@ -346,7 +277,8 @@ def _behaviour_problems(cfg: SimConfig) -> list[str]:
     out += check_range("behaviour.markup_speed", b.markup_speed, 0, 1)
     out += check_range("behaviour.markup_floor", b.markup_floor, 0, 1)
     out += check_range("behaviour.markup_ceiling", b.markup_ceiling, 0, 1)
-    if _number(b.markup_floor) and _number(b.markup_ceiling) and b.markup_floor > b.markup_ceiling:
+    floor, ceiling = b.markup_floor, b.markup_ceiling
+    if is_number(floor) and is_number(ceiling) and floor > ceiling:
         out.append(
             f"behaviour.markup_ceiling = {b.markup_ceiling!r}: must be at least "
             f"behaviour.markup_floor = {b.markup_floor!r}"
@@ -409,61 +341,6 @@ def validate(cfg: SimConfig) -> list[str]:
         + _regulation_problems(cfg)
         + _behaviour_problems(cfg)
     )
-
-
-def unknown_key_problems(obj: Any, key: str = "") -> list[str]:
-    """Keys that are not in the schema, anywhere in a converted config.
-
-    Hydra refuses an unknown key given as ``key=value``, but ``+key=value`` (or a
-    YAML file) can add one to a structured config, and :func:`OmegaConf.to_object`
-    keeps it as a stray attribute; a misspelt key must not be silently ignored.
-    """
-    out: list[str] = []
-    if is_dataclass(obj) and not isinstance(obj, type):
-        names = [f.name for f in fields(obj)]
-        for extra in vars(obj):
-            if extra not in names:
-                full = f"{key}.{extra}" if key else extra
-                where = f"in {key}" if key else "at the top level"
-                out.append(f"{full}: unknown key; allowed {where}: {', '.join(names)}")
-        for name in names:
-            out += unknown_key_problems(getattr(obj, name), f"{key}.{name}" if key else name)
-    elif isinstance(obj, Mapping):
-        for name, value in obj.items():
-            out += unknown_key_problems(value, f"{key}.{name}")
-    elif isinstance(obj, list):
-        for i, value in enumerate(obj):
-            out += unknown_key_problems(value, f"{key}[{i}]")
-    return out
-
-
-def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[str]:
-    """Command-line overrides that give a config group a number or a boolean (``lenders=5``).
-
-    Hydra answers those with a traceback that does not name the group; every
-    other malformed override is left to Hydra, whose messages name the key.
-    """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    conf_dir = Path(conf_dir)
-    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
-    parser = OverridesParser.create()
-    out = []
-    for arg in args:
-        if arg.startswith("-"):
-            continue
-        try:
-            (override,) = parser.parse_overrides([arg])
-        except Exception:  # not an override (e.g. the value of --cfg); Hydra decides
-            continue
-        group = override.key_or_group
-        if group not in groups or override.is_delete() or override.is_sweep_override():
-            continue
-        value = override.value()
-        if isinstance(value, bool | int | float):
-            options = sorted(f.stem for f in (conf_dir / group).glob("*.yaml"))
-            out.append(f"{group} = {value!r}: a config group; allowed one of {', '.join(options)}")
-    return out
 
 
 def compose_dictconfig(*overrides: str) -> DictConfig:

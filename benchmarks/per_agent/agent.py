@@ -95,15 +95,10 @@ class BorrowerAgent(mesa.Agent):
         self.hazard = hazard  # monthly default probability of a performing loan
         self.loan_mean = loan_mean
         self.loan_sigma = loan_sigma
-        self.lender = NO_LENDER
-        self.funder = NO_LENDER
-        self.own_share = 1.0
-        self.balance = 0.0
         self.rate = 0.0
         self.payment = 0.0
-        self.months_left = 0
         self.online = False
-        self.npl_age = 0
+        self.close()  # no loan yet
 
     # ------------------------------------------------------------- behaviour
     def draw_need(self, rng: np.random.Generator) -> float:

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from scenarios.aggregate import aggregate
+from scenarios.sweep.aggregate import aggregate
 from sim.output.atomic import atomic_write_text, save_figure, write_csv
 
 log = logging.getLogger(__name__)

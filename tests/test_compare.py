@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from scenarios import compare as cmp
-from scenarios.aggregate import combine
-from scenarios.sweep_io import JobRecord, convert, expected_jobs, parameters
-from scenarios.sweep_stats import (
+from scenarios.sweep import compare as cmp
+from scenarios.sweep.aggregate import combine
+from scenarios.sweep.io import JobRecord, convert, expected_jobs, parameters
+from scenarios.sweep.stats import (
     changes,
     missing_seeds,
     paired_difference,

@@ -20,7 +20,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from scenarios.sweep_io import expected_jobs, parameters
+from scenarios.sweep.io import expected_jobs, parameters
 from sim.run import config_hash
 from sim.sweep_job import run_sweep_job
 from sim.validation import load_config

@@ -1,8 +1,9 @@
 """One long table across a sweep's jobs, written at the end of every multirun.
 
-:class:`SweepAggregator` is a Hydra callback registered in
-``conf/hydra/default.yaml``: when a multirun ends (whatever the launcher) it
-reads every job directory and writes into the sweep directory
+When a multirun ends (whatever the launcher), the Hydra callback
+:class:`scenarios.sweep.callback.SweepAggregator` (registered in
+``conf/hydra/default.yaml``) calls :func:`aggregate`, which reads every job
+directory and writes into the sweep directory
 
 * ``sweep_yearly.parquet`` and ``sweep_yearly.csv``: one row per complete job
   and year: ``job``, the overridden parameters (one column each), ``scenario``,
@@ -12,12 +13,14 @@ reads every job directory and writes into the sweep directory
 * ``failed.csv``: each job that is not complete (failed, interrupted, still
   running after a kill, or never started) with its error;
 
-then, unless ``compare: false``, the comparison of ``scenarios.compare``.
-Rows are ordered by job number, then year (then lender), and job numbers come
-from the sweeper, so the tables are byte-identical whichever launcher ran the
-jobs. Every file is written atomically.
+then, unless ``compare: false``, the callback writes the comparison of
+:mod:`scenarios.sweep.compare`. Rows are ordered by job number, then year (then
+lender), and job numbers come from the sweeper, so the tables are
+byte-identical whichever launcher ran the jobs. Every file is written
+atomically.
 
-Re-aggregate by hand: ``python -m scenarios.aggregate SWEEP_DIR``.
+Re-aggregate by hand: ``python -m scenarios.sweep.aggregate SWEEP_DIR`` (or
+``python -m scenarios.aggregate SWEEP_DIR``).
 """
 
 from __future__ import annotations
@@ -30,17 +33,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
 
-from scenarios.sweep_io import (
-    BASIC_SWEEPER,
-    JobRecord,
-    collect_sweep,
-    convert,
-    expected_jobs,
-    parameters,
-)
+from scenarios.sweep.io import JobRecord, collect_sweep, convert, parameters
 from sim.output.atomic import write_csv, write_parquet
 
 log = logging.getLogger(__name__)
@@ -154,32 +148,8 @@ def aggregate(sweep_dir: Path, expected: list[list[str]] | None = None) -> dict[
     return tables
 
 
-class SweepAggregator(Callback):
-    """Hydra callback: aggregate (and compare) a sweep when its multirun ends."""
-
-    def __init__(self, compare: bool = True, baseline: str | None = None) -> None:
-        self.compare = compare
-        self.baseline = baseline
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Write the sweep's tables, then its comparison, into ``hydra.sweep.dir``."""
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        expected = None
-        sweeper = config.hydra.sweeper
-        if sweeper.get("_target_") == BASIC_SWEEPER:
-            params = sweeper.get("params")
-            params = {} if params is None else OmegaConf.to_container(params, resolve=False)
-            task = list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
-            expected = expected_jobs(params, task)
-        aggregate(sweep_dir, expected)
-        if self.compare:
-            from scenarios.compare import compare
-
-            compare([sweep_dir], baseline=self.baseline, out_dir=sweep_dir, baseline_fallback=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m scenarios.aggregate SWEEP_DIR [...]``."""
+    """Command line: ``python -m scenarios.sweep.aggregate SWEEP_DIR [...]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dirs", nargs="+", type=Path)
     args = parser.parse_args(argv)

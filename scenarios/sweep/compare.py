@@ -1,6 +1,9 @@
 """Side-by-side comparison of policy points across seeds, paired against a baseline.
 
-    python -m scenarios.compare SWEEP_DIR [SWEEP_DIR|RUN_DIR ...] [--baseline OVERRIDES] [--out DIR]
+    python -m scenarios.sweep.compare SWEEP_DIR [SWEEP_DIR|RUN_DIR ...] [--baseline OVERRIDES]
+        [--out DIR]
+
+(``python -m scenarios.compare`` runs the same.)
 
 Each argument is a sweep directory (a multirun) or a plain run directory. A
 *policy point* is one combination of the parameters that differ between jobs
@@ -43,9 +46,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from scenarios.aggregate import combine
-from scenarios.sweep_io import collect, convert, is_run_dir, override_key
-from scenarios.sweep_stats import BAND, CONFIDENCE, changes, paired_difference, summarize
+from scenarios.sweep.aggregate import combine
+from scenarios.sweep.io import collect, convert, is_run_dir, override_key
+from scenarios.sweep.stats import BAND, CONFIDENCE, changes, paired_difference, summarize
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SIGNIFICANT_CHANGE
 from sim.output.atomic import atomic_write_text, save_figure, write_csv
 from sim.output.plots import TYPE_LABELS

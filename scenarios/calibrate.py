@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
+from scenarios.parameters import Parameter, get_value, nest, set_value
 from scenarios.targets import (
     TOLERANCE,
     Targets,
@@ -80,79 +80,70 @@ HHI_MARGIN = 0.05
 the seed average stays above, not a figure from the report."""
 
 
-@dataclass(frozen=True)
-class FreeParameter:
-    """A parameter the report does not pin down, fitted within bounds."""
-
-    key: str  # dotted config key
-    low: float
-    high: float
-    why: str  # why it is free and what it moves
-
-
-PARAMETERS: tuple[FreeParameter, ...] = (
-    FreeParameter(
+# The parameters the report does not pin down, fitted within bounds.
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
         "behaviour.digital_trend",
         0.0,
         0.10,
         "borrowers' yearly gain in digital affinity: unobserved; sets the online share's slope",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.bank.online_capability",
         0.2,
         0.9,
         "share of a bank's business it can take online: unobserved; sets the 2024 online level",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.online_capability",
         0.05,
         0.8,
         "the same for credit cooperatives (the report: digitising, but behind banks)",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.bank.markup",
         0.01,
         0.08,
         "banks' initial margin over cost: unobserved; with costs it sets the 2024 rate level",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.markup",
         0.01,
         0.08,
         "credit cooperatives' initial margin over cost",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.online_platform.markup",
         0.01,
         0.08,
         "online platforms' initial margin over cost",
     ),
-    FreeParameter(
+    Parameter(
         "behaviour.markup_speed",
         0.001,
         0.05,
         "monthly markup adjustment under competition: sets how fast the average rate falls",
     ),
-    FreeParameter(
+    Parameter(
         "behaviour.markup_floor",
         0.0,
         0.04,
         "the margin competition cannot push below: sets where the average rate levels off",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.brand",
         0.3,
         3.0,
         "cooperatives' visibility relative to banks (local branch density): unobserved;"
         " keeps their new-lending share in line with their 33 % of the stock",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.online_platform.brand",
         0.3,
         3.0,
         "platforms' visibility (app reach of the big tech groups): unobserved",
     ),
-    FreeParameter(
+    Parameter(
         "market.demand_growth",
         0.08,
         0.25,
@@ -174,24 +165,6 @@ def compose(*overrides: str) -> SimConfig:
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = hydra_compose("config", overrides=list(overrides))
     return load_config(cfg)
-
-
-def get_value(cfg: Any, key: str) -> Any:
-    """Value of a dotted key in a config dataclass (dict levels by key)."""
-    node = cfg
-    for part in key.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
-def set_value(cfg: Any, key: str, value: Any) -> None:
-    """Set a dotted key in a config dataclass in place."""
-    *path, last = key.split(".")
-    node = get_value(cfg, ".".join(path)) if path else cfg
-    if isinstance(node, dict):
-        node[last] = value
-    else:
-        setattr(node, last, value)
 
 
 def with_values(base: SimConfig, values: dict[str, float]) -> SimConfig:
@@ -340,13 +313,7 @@ def write_calibration(
         "# target vs simulated (seed mean) at the calibration scale:",
         *("#   " + line for line in table.splitlines()),
     ]
-    nested: dict[str, Any] = {}
-    for p in PARAMETERS:
-        node = nested
-        *parts, last = p.key.split(".")
-        for part in parts:
-            node = node.setdefault(part, {})
-        node[last] = (values[p.key], p)
+    nested = nest((p.key, (values[p.key], p)) for p in PARAMETERS)
 
     def emit(node: dict[str, Any], indent: int) -> None:
         for name, child in node.items():
@@ -595,4 +562,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["PARAMETERS", "TOLERANCE", "FreeParameter", "fit", "loss", "main"]
+__all__ = ["PARAMETERS", "TOLERANCE", "Parameter", "fit", "loss", "main"]

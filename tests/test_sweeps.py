@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from scenarios.sweep.io import expected_jobs, parameters
+from sim import validation
 from sim.run import config_hash
 from sim.sweep_job import run_sweep_job
 from sim.validation import load_config
@@ -219,10 +220,9 @@ def test_rerun_completes_only_unfinished_jobs(serial, tmp_path):
         assert (copy / name).read_bytes() == (serial / name).read_bytes(), name
 
 
-def compose_dictconfig(*overrides: str):
+def compose_dictconfig(*overrides: str) -> DictConfig:
     """A composed (not validated) task config at test scale."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=["market.n_borrowers=2000", "plots=false", *overrides])
+    return validation.compose_dictconfig("market.n_borrowers=2000", "plots=false", *overrides)
 
 
 def test_job_that_raises_is_recorded_not_raised(tmp_path, monkeypatch):

@@ -24,39 +24,33 @@ re-evaluates the committed values and compares the loss with the recorded one.
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime as dt
-import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from scenarios.targets import (
-    TOLERANCE,
-    Targets,
-    load_targets,
-    mean_summary,
-    misses,
-    summarise,
-    target_rows,
+from scenarios.calibration_io import (
+    Evaluator,
+    comparison_table,
+    plot_fit,
+    read_record,
+    record_header,
+    with_values,
 )
-from sim.config import SimConfig
+from scenarios.parameters import Parameter, get_value, nest
+from scenarios.targets import TOLERANCE, Targets, load_targets, mean_summary, misses, target_rows
+from sim.config import CONF_DIR
+from sim.output.atomic import atomic_write_text
+from sim.validation import compose
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = ROOT / "conf"
 DEFAULT_OUT = CONF_DIR / "calibration" / "baseline.yaml"
-DEFAULT_PLOT = ROOT / "outputs" / "calibration" / "calibration.png"
-RECORD_PREFIX = "# calibration-record: "
+DEFAULT_PLOT = CONF_DIR.parent / "outputs" / "calibration" / "calibration.png"
 CHECK_TOLERANCE = 0.05
 """``--check`` passes when the re-evaluated loss is within 5 % (relative) of the recorded one.
 
@@ -80,79 +74,70 @@ HHI_MARGIN = 0.05
 the seed average stays above, not a figure from the report."""
 
 
-@dataclass(frozen=True)
-class FreeParameter:
-    """A parameter the report does not pin down, fitted within bounds."""
-
-    key: str  # dotted config key
-    low: float
-    high: float
-    why: str  # why it is free and what it moves
-
-
-PARAMETERS: tuple[FreeParameter, ...] = (
-    FreeParameter(
+# The parameters the report does not pin down, fitted within bounds.
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
         "behaviour.digital_trend",
         0.0,
         0.10,
         "borrowers' yearly gain in digital affinity: unobserved; sets the online share's slope",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.bank.online_capability",
         0.2,
         0.9,
         "share of a bank's business it can take online: unobserved; sets the 2024 online level",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.online_capability",
         0.05,
         0.8,
         "the same for credit cooperatives (the report: digitising, but behind banks)",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.bank.markup",
         0.01,
         0.08,
         "banks' initial margin over cost: unobserved; with costs it sets the 2024 rate level",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.markup",
         0.01,
         0.08,
         "credit cooperatives' initial margin over cost",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.online_platform.markup",
         0.01,
         0.08,
         "online platforms' initial margin over cost",
     ),
-    FreeParameter(
+    Parameter(
         "behaviour.markup_speed",
         0.001,
         0.05,
         "monthly markup adjustment under competition: sets how fast the average rate falls",
     ),
-    FreeParameter(
+    Parameter(
         "behaviour.markup_floor",
         0.0,
         0.04,
         "the margin competition cannot push below: sets where the average rate levels off",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.credit_cooperative.brand",
         0.3,
         3.0,
         "cooperatives' visibility relative to banks (local branch density): unobserved;"
         " keeps their new-lending share in line with their 33 % of the stock",
     ),
-    FreeParameter(
+    Parameter(
         "lenders.online_platform.brand",
         0.3,
         3.0,
         "platforms' visibility (app reach of the big tech groups): unobserved",
     ),
-    FreeParameter(
+    Parameter(
         "market.demand_growth",
         0.08,
         0.25,
@@ -163,80 +148,7 @@ PARAMETERS: tuple[FreeParameter, ...] = (
 """The fitted parameters, their bounds and why each is free."""
 
 
-# ----------------------------------------------------------------- configs
-def compose(*overrides: str) -> SimConfig:
-    """The validated config that ``python -m sim OVERRIDES`` would run (baseline by default)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    from sim.validation import load_config
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = hydra_compose("config", overrides=list(overrides))
-    return load_config(cfg)
-
-
-def get_value(cfg: Any, key: str) -> Any:
-    """Value of a dotted key in a config dataclass (dict levels by key)."""
-    node = cfg
-    for part in key.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
-def set_value(cfg: Any, key: str, value: Any) -> None:
-    """Set a dotted key in a config dataclass in place."""
-    *path, last = key.split(".")
-    node = get_value(cfg, ".".join(path)) if path else cfg
-    if isinstance(node, dict):
-        node[last] = value
-    else:
-        setattr(node, last, value)
-
-
-def with_values(base: SimConfig, values: dict[str, float]) -> SimConfig:
-    """A copy of ``base`` with ``values`` set, validated."""
-    from sim.validation import load_config
-
-    cfg = copy.deepcopy(base)
-    for key, value in values.items():
-        set_value(cfg, key, float(value))
-    return load_config(cfg)
-
-
 # -------------------------------------------------------------- evaluation
-def _run_one(args: tuple[SimConfig, int]) -> tuple[dict[str, float], pd.DataFrame]:
-    from sim.run import simulate
-
-    cfg, seed = args
-    cfg = copy.deepcopy(cfg)
-    cfg.seed = seed
-    cfg.progress = False
-    cfg.plots = False
-    yearly = simulate(cfg)["market_yearly"]
-    return summarise(yearly, load_targets()), yearly
-
-
-class Evaluator:
-    """Runs a config over fixed seeds (common random numbers), in parallel processes."""
-
-    def __init__(self, seeds: Sequence[int], jobs: int | None = None) -> None:
-        self.seeds = list(seeds)
-        self.jobs = max(1, min(jobs or os.cpu_count() or 1, len(self.seeds)))
-        self._pool = ProcessPoolExecutor(self.jobs) if self.jobs > 1 else None
-
-    def run(self, cfg: SimConfig) -> tuple[list[dict[str, float]], list[pd.DataFrame]]:
-        """Per-seed target summaries and yearly tables of ``cfg``."""
-        args = [(cfg, s) for s in self.seeds]
-        results = list(self._pool.map(_run_one, args)) if self._pool else list(map(_run_one, args))
-        return [r[0] for r in results], [r[1] for r in results]
-
-    def close(self) -> None:
-        """Shut the worker processes down."""
-        if self._pool:
-            self._pool.shutdown()
-
-
 def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
     """Each target group's mean squared error in units of its tolerance."""
     groups: dict[str, list[float]] = {}
@@ -323,30 +235,13 @@ def fit(
 def write_calibration(
     path: Path, values: dict[str, float], record: dict[str, Any], table: str
 ) -> None:
-    """Write the fitted values as a ``@package _global_`` Hydra config, atomically."""
-    lines = [
-        "# @package _global_",
-        "# Calibrated values of the model's free behavioural parameters, written by",
-        "# `python -m scenarios.calibrate` (do not edit by hand: re-run it). The baseline",
-        "# scenario (conf/scenario/baseline.yaml) includes this file; every other scenario",
-        "# includes the baseline. Targets: scenarios/data/ (the report's figures).",
-        f"# Loss {record['loss']:.4f} over seeds {record['seeds']} with"
-        f" {record['n_borrowers']} borrowers, {record['evaluations']} evaluations,"
-        f" {record['date']}.",
-        "# Re-check: python -m scenarios.calibrate --check",
-        *(f"# Note: {line}" for line in record.get("note", "").splitlines() if line),
-        RECORD_PREFIX + json.dumps(record, sort_keys=True),
-        "#",
-        "# target vs simulated (seed mean) at the calibration scale:",
-        *("#   " + line for line in table.splitlines()),
-    ]
-    nested: dict[str, Any] = {}
-    for p in PARAMETERS:
-        node = nested
-        *parts, last = p.key.split(".")
-        for part in parts:
-            node = node.setdefault(part, {})
-        node[last] = (values[p.key], p)
+    """Write the fitted values as a ``@package _global_`` Hydra config, atomically.
+
+    The header (:func:`~scenarios.calibration_io.record_header`) records the
+    loss, seeds and scale; each value's comment gives its bounds.
+    """
+    lines = record_header(record, table)
+    nested = nest((p.key, (values[p.key], p)) for p in PARAMETERS)
 
     def emit(node: dict[str, Any], indent: int) -> None:
         for name, child in node.items():
@@ -362,102 +257,7 @@ def write_calibration(
 
     emit(nested, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """The record (loss, seeds, scale, date) in a calibration file's header."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith(RECORD_PREFIX):
-            return json.loads(line[len(RECORD_PREFIX) :])
-    raise ValueError(f"{path}: no '{RECORD_PREFIX.strip()}' line")
-
-
-def comparison_table(summaries: list[dict[str, float]], targets: Targets) -> str:
-    """Target vs simulated (mean, min, max over seeds), one row per target."""
-    mean = mean_summary(summaries)
-    rows = ["target                                         report   simulated   seed range   ok"]
-    for key, target, tol in target_rows(targets):
-        values = [s[key] for s in summaries]
-        ok = "yes" if abs(mean[key] - target) <= tol else "NO"
-        if key.startswith("served_share"):
-            ok += " (info)"
-        rows.append(
-            f"{key:45s} {target:7.4f}   {mean[key]:8.4f}   "
-            f"{min(values):.4f}-{max(values):.4f}   {ok}"
-        )
-    a, b = targets.hhi_rising
-    ok = "yes" if mean[f"hhi_{b}"] > mean[f"hhi_{a}"] else "NO"
-    rows.append(
-        f"{'hhi ' + str(a) + ' -> ' + str(b):45s}  rising   "
-        f"{mean[f'hhi_{a}']:.0f} -> {mean[f'hhi_{b}']:.0f}   {ok}"
-    )
-    return "\n".join(rows)
-
-
-def plot_fit(yearly: list[pd.DataFrame], targets: Targets, path: Path) -> Path:
-    """Simulated mean and band over seeds against the report's points; PNG at ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    frames = [y.set_index("year") for y in yearly]
-    years = frames[0].index.to_numpy()
-
-    def band(column: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        values = np.array([f[column].to_numpy() for f in frames]) * scale
-        return values.mean(axis=0), values.min(axis=0), values.max(axis=0)
-
-    def lending_index(f: pd.DataFrame) -> np.ndarray:
-        return (f["lending"] / f["lending"].iloc[0]).to_numpy()
-
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    panels = [
-        (axes[0, 0], "online_share", 100.0, targets.online_share, "Online share of new lending, %"),
-        (axes[0, 1], "avg_rate", 100.0, targets.avg_rate, "Average loan rate, %"),
-    ]
-    for ax, column, scale, points, title in panels:
-        mean, low, high = band(column, scale)
-        ax.fill_between(years, low, high, alpha=0.25, label="simulated, seed range")
-        ax.plot(years, mean, label="simulated, seed mean")
-        ax.plot(list(points), [v * scale for v in points.values()], "ko", label="report")
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-    ax = axes[1, 0]
-    values = np.array([lending_index(f) for f in frames])
-    ax.fill_between(years, values.min(axis=0), values.max(axis=0), alpha=0.25)
-    ax.plot(years, values.mean(axis=0), label="simulated new lending")
-    first, last = targets.growth_years
-    ax.plot([first, last], [1.0, targets.lending_growth], "ko", label="report market size")
-    served_mean, _, _ = band("served_share")
-    ax2 = ax.twinx()
-    ax2.plot(years, served_mean * 100.0, "g--", label="served share, %")
-    ax2.plot(list(targets.served_share), [v * 100 for v in targets.served_share.values()], "gs")
-    ax.set_title(f"Lending, index {first} = 1 (served share dashed)")
-    ax.legend(fontsize=8, loc="upper left")
-    ax = axes[1, 1]
-    groups = {
-        "bank": ["share_bank"],
-        "credit_cooperative": ["share_credit_cooperative"],
-        "online_platform_and_policy_lender": ["share_online_platform", "share_policy_lender"],
-    }
-    for group, columns in groups.items():
-        values = np.array([f[columns].sum(axis=1).to_numpy() for f in frames]) * 100
-        line = ax.plot(years, values.mean(axis=0), label=group.replace("_", " "))[0]
-        ax.fill_between(
-            years, values.min(axis=0), values.max(axis=0), alpha=0.2, color=line.get_color()
-        )
-        ax.plot([first], [targets.type_share[group] * 100], "o", color=line.get_color())
-    ax.set_title("Type shares of outstanding, % (report: end 2023, dots)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 # ------------------------------------------------------------ command line
@@ -595,4 +395,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["PARAMETERS", "TOLERANCE", "FreeParameter", "fit", "loss", "main"]
+__all__ = ["PARAMETERS", "TOLERANCE", "Parameter", "fit", "loss", "main"]

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -44,19 +43,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from scenarios.aggregate import aggregate
+from scenarios.parameters import Parameter, nest
+from scenarios.sweep.aggregate import aggregate
 from sim.output.atomic import atomic_write_text, save_figure, write_csv
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One input of the design: a dotted config key and its range."""
-
-    key: str
-    low: float
-    high: float
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -111,26 +102,6 @@ def design(parameters: Sequence[Parameter], trajectories: int, levels: int, seed
     )
 
 
-def nested(key: str, value: float) -> dict:
-    """``{"a": {"b": value}}`` for key ``a.b``."""
-    out: dict = {}
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
-def _merge(into: dict, other: dict) -> dict:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-    return into
-
-
 def row_name(i: int) -> str:
     """Config option name of design row ``i``."""
     return f"row_{i:04d}"
@@ -142,9 +113,7 @@ def write_design(parameters: Sequence[Parameter], x: np.ndarray, conf_dir: Path)
     group.mkdir(parents=True, exist_ok=True)
     names = []
     for i, row in enumerate(np.asarray(x, dtype=float)):
-        content: dict = {}
-        for parameter, value in zip(parameters, row, strict=True):
-            _merge(content, nested(parameter.key, float(value)))
+        content = nest((p.key, float(value)) for p, value in zip(parameters, row, strict=True))
         text = f"# @package _global_\n# Morris design row {i}\n" + yaml.safe_dump(content)
         atomic_write_text(group / f"{row_name(i)}.yaml", text)
         names.append(row_name(i))

@@ -42,13 +42,13 @@ TYPE_GROUPS: dict[str, tuple[str, ...]] = {
 """The report's three type groups and the model's lender types in each."""
 
 TOLERANCE = {
-    "online_share": 0.03,  # the issue's acceptance: within 3 percentage points
+    "online_share": 0.03,  # acceptance: within 3 percentage points
     "avg_rate": 0.005,  # within 0.5 percentage points
     "type_share": 0.03,  # within 3 percentage points
     "lending_growth": 0.10,  # within 10 % of the ratio
     "served_share": 0.05,  # "about": within 5 points (not an acceptance criterion)
 }
-"""Acceptance tolerances of the full-scale baseline (issue 3); also the loss's scale."""
+"""Acceptance tolerances of the full-scale baseline; also the loss's scale."""
 
 
 @dataclass(frozen=True)

@@ -343,13 +343,16 @@ def validate(cfg: SimConfig) -> list[str]:
     )
 
 
-def compose_dictconfig(*overrides: str) -> DictConfig:
-    """The composed (unvalidated) config that ``lendsim OVERRIDES`` would run."""
+def compose_dictconfig(*overrides: str, with_hydra: bool = False) -> DictConfig:
+    """The composed (unvalidated) config that ``lendsim OVERRIDES`` would run.
+
+    ``with_hydra`` keeps Hydra's own node (``hydra.sweeper`` ...) in the result.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
+        return hydra_compose("config", list(overrides), return_hydra_config=with_hydra)
 
 
 def compose(*overrides: str) -> SimConfig:

@@ -16,10 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from sim.validation import ConfigError, load_config
-from tests.conftest import CONF_DIR
+from sim.validation import ConfigError, compose_dictconfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_ZERO = tuple(
@@ -40,8 +38,7 @@ def error_lines(*overrides: str) -> list[str]:
     them); a validation error shows one line per problem.
     """
     try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            cfg = compose("config", overrides=list(overrides))
+        cfg = compose_dictconfig(*overrides)
     except Exception as exc:
         lines: list[str] = []
         cause: BaseException | None = exc

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from scenarios import compare as cmp
-from scenarios.aggregate import combine
-from scenarios.sweep_io import JobRecord, convert, expected_jobs, parameters
-from scenarios.sweep_stats import (
+from scenarios.sweep import compare as cmp
+from scenarios.sweep.aggregate import combine
+from scenarios.sweep.io import JobRecord, convert, expected_jobs, parameters
+from scenarios.sweep.stats import (
     changes,
     missing_seeds,
     paired_difference,
@@ -76,12 +76,12 @@ def test_changes_and_missing_seeds():
 
 def test_expected_jobs_follow_the_basic_sweepers_order():
     """Sweeper params come first, then command-line overrides; the last key varies fastest."""
-    jobs = expected_jobs({"a": "1,2", "seed": "range(0,2)"}, ["+sweep=x", "b=3"])
+    jobs = expected_jobs({"a": "1,2", "seed": "range(0,2)"}, ["sweep=x", "b=3"])
     assert jobs == [
-        ["a=1", "seed=0", "+sweep=x", "b=3"],
-        ["a=1", "seed=1", "+sweep=x", "b=3"],
-        ["a=2", "seed=0", "+sweep=x", "b=3"],
-        ["a=2", "seed=1", "+sweep=x", "b=3"],
+        ["a=1", "seed=0", "sweep=x", "b=3"],
+        ["a=1", "seed=1", "sweep=x", "b=3"],
+        ["a=2", "seed=0", "sweep=x", "b=3"],
+        ["a=2", "seed=1", "sweep=x", "b=3"],
     ]
     assert parameters(["+x.y=1", "hydra.verbose=true", "~z", "seed=3"]) == {
         "x.y": "1",
@@ -102,7 +102,7 @@ def _record(job: int, cap: str, seed: int, status: str = "complete", hhi=None) -
         yearly = pd.DataFrame({"year": [2025, 2024], "hhi": hhi})  # rows out of order on purpose
     return JobRecord(
         job=job,
-        overrides=[f"regulation.rate_cap_apr={cap}", f"seed={seed}", "+sweep=rate_cap"],
+        overrides=[f"regulation.rate_cap_apr={cap}", f"seed={seed}", "sweep=rate_cap"],
         directory=Path(str(job)),
         status=status,
         error="" if status == "complete" else f"{status} error",

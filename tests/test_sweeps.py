@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from scenarios.sweep_io import expected_jobs, parameters
+from scenarios.sweep.io import expected_jobs, parameters
+from sim import validation
 from sim.cli import run_sweep_job
 from sim.output.result import config_hash
 from sim.validation import load_config
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 SWEEPS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))
 TINY = (
-    "+sweep=rate_cap",
+    "sweep=rate_cap",
     "market.n_borrowers=2000",
     "market.end=2025-12",
     "regulation.rate_cap_apr=0.2,0.3,-1",
@@ -68,9 +68,8 @@ def serial(tmp_path_factory) -> Path:
 
 
 def compose_sweep(name: str, *overrides: str):
-    """The composed config (with Hydra's node) of ``python -m sim +sweep=NAME``."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[f"+sweep={name}", *overrides], return_hydra_config=True)
+    """The composed config (with Hydra's node) of ``python -m sim sweep=NAME``."""
+    return validation.compose_dictconfig(f"sweep={name}", *overrides, with_hydra=True)
 
 
 @pytest.mark.parametrize("name", SWEEPS)
@@ -82,7 +81,7 @@ def test_sweep_files_are_multiruns_on_common_seeds(name):
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
     assert "seed" in params
-    jobs = expected_jobs(params, [f"+sweep={name}"])
+    jobs = expected_jobs(params, [f"sweep={name}"])
     seeds_by_point: dict[tuple, list[str]] = {}
     for job in jobs:
         p = parameters(job)
@@ -219,10 +218,9 @@ def test_rerun_completes_only_unfinished_jobs(serial, tmp_path):
         assert (copy / name).read_bytes() == (serial / name).read_bytes(), name
 
 
-def compose_dictconfig(*overrides: str):
+def compose_dictconfig(*overrides: str) -> DictConfig:
     """A composed (not validated) task config at test scale."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=["market.n_borrowers=2000", "plots=false", *overrides])
+    return validation.compose_dictconfig("market.n_borrowers=2000", "plots=false", *overrides)
 
 
 def test_job_that_raises_is_recorded_not_raised(tmp_path, monkeypatch):

@@ -91,7 +91,7 @@ def test_no_import_circle():
         state[name] = 1
         for nxt in sorted(GRAPH[name]):
             if state.get(nxt) == 1:
-                cycle = path[path.index(nxt) :] + [nxt]
+                cycle = [*path[path.index(nxt) :], nxt]
                 pytest.fail("import circle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt, [*path, nxt])

@@ -1,6 +1,6 @@
 """Reading sweeps and runs from disk: which jobs a sweep has, their status and tables.
 
-A *sweep directory* is what ``python -m sim +sweep=NAME`` (or any multirun)
+A *sweep directory* is what ``python -m sim sweep=NAME`` (or any multirun)
 writes: ``multirun.yaml`` and one subdirectory per job holding
 ``.hydra/overrides.yaml``, ``result.json`` and the run's tables. A *run
 directory* is one job or one single run. The jobs a sweep should have are

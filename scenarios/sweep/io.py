@@ -14,7 +14,6 @@ tables are readable; anything else (``failed``, ``interrupted``, still
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+from sim.output.result import read_result
 
 MARKET_TABLE = "market_yearly.csv"
 LENDERS_TABLE = "lenders_yearly.csv"
@@ -129,15 +130,6 @@ def scan_job_dirs(sweep_dir: Path) -> list[tuple[int | None, list[str], Path]]:
             (num if isinstance(num, int) else None, [str(o) for o in overrides], directory)
         )
     return found
-
-
-def read_result(directory: Path) -> dict[str, Any] | None:
-    """``directory/result.json`` as a dict, or None if absent or unreadable."""
-    try:
-        result = json.loads((Path(directory) / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return result if isinstance(result, dict) else None
 
 
 def load_job(

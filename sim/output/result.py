@@ -126,13 +126,19 @@ def stopped(result: dict[str, Any], exc: BaseException, wall: float) -> str | No
     return name
 
 
-def stored_result(out_dir: Path, expected_hash: str) -> dict[str, Any] | None:
-    """The complete result record in ``out_dir`` for ``expected_hash`` (tables present), or None."""
+def read_result(directory: Path) -> dict[str, Any] | None:
+    """``directory/result.json`` as a dict, or None if absent or unreadable."""
     try:
-        result = json.loads((Path(out_dir) / "result.json").read_text(encoding="utf-8"))
+        result = json.loads((Path(directory) / "result.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(result, dict) or result.get("status") != "complete":
+    return result if isinstance(result, dict) else None
+
+
+def stored_result(out_dir: Path, expected_hash: str) -> dict[str, Any] | None:
+    """The complete result record in ``out_dir`` for ``expected_hash`` (tables present), or None."""
+    result = read_result(out_dir)
+    if result is None or result.get("status") != "complete":
         return None
     if result.get("config_hash") != expected_hash:
         return None

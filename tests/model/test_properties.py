@@ -23,7 +23,7 @@ from sim.calendar import format_month, parse_month
 from sim.config import SEGMENTS, DefaultShock, SimConfig
 from sim.validation import ConfigError, load_config, validate
 from tests.conftest import compose_config
-from tests.invariants import check_tables, simulate_checked
+from tests.model.invariants import check_tables, simulate_checked
 
 N_RUNS = 200  # random valid configurations simulated
 N_VALIDATED = 300  # random valid configurations only validated (cheap)

@@ -21,7 +21,7 @@ from sim.finance import TECH_OPEX_CUT, monthly_hazard
 from sim.model import MarketModel
 from sim.run import run_simulation
 from tests.conftest import compose_config
-from tests.invariants import CONCENTRATION, check_tables, simulate_checked
+from tests.model.invariants import CONCENTRATION, check_tables, simulate_checked
 
 SHORT = ("market.n_borrowers=3000", "market.end=2025-12", "market.writeoff_months=3")
 # every loan (initial or new) ends within 12 months, written off at most 3 months after

@@ -25,7 +25,7 @@ from sim.cli import run_sweep_job
 from sim.output.result import config_hash
 from sim.validation import load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
 SWEEPS = sorted(p.stem for p in (CONF / "sweep").glob("*.yaml"))
 TINY = (

@@ -52,7 +52,7 @@ def test_targets_are_the_reports_figures():
 
 def test_targets_come_from_the_projects_own_copy():
     """The data the loader reads live inside the project, with a README naming the source."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert DATA_DIR.is_relative_to(root)
     assert (DATA_DIR / "README.md").read_text(encoding="utf-8").count("report") > 0
 

@@ -24,7 +24,7 @@ from sim.output.tables import TABLES
 from sim.run import run_simulation
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _status(out: Path) -> str | None:

@@ -17,7 +17,7 @@ from sim.calendar import month_year, parse_month
 from sim.run import simulate
 from tests.conftest import compose_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_DIR = ROOT / "conf" / "scenario"
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
 SEEDS = (21, 22, 23)

@@ -19,7 +19,7 @@ import pytest
 
 from sim.validation import ConfigError, compose_dictconfig, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALL_ZERO = tuple(
     f"lenders.{t}.{field}=0"
     for t in ("bank", "credit_cooperative", "online_platform", "policy_lender")
@@ -249,7 +249,7 @@ def test_every_problem_reported_at_once():
 
 def test_valid_configurations_pass():
     """The helper reports nothing for the default configuration and for every legal extreme used
-    in tests/test_extremes.py's spirit: one lender, zero platforms, zero demand growth.
+    in tests/model/test_extremes.py's spirit: one lender, zero platforms, zero demand growth.
     """
     assert error_lines() == []
     assert error_lines("market.demand_growth=0") == []

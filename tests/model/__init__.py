@@ -1,0 +1,1 @@
+"""Model tests: whole runs of the market model, their invariants, levers and scenarios."""

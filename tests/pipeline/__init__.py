@@ -1,0 +1,1 @@
+"""Pipeline tests: the command line, run directories, sweeps, comparison and tools."""

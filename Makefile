@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed  ## the baseline scenario, tables and plots in outputs/runs/
-	$(PY) -m sim $(ARGS)
+	$(VENV)/bin/lendsim $(ARGS)
 
 test: $(VENV)/.installed  ## the whole test suite
 	$(PY) -m pytest $(ARGS)

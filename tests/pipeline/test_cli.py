@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,3 +111,45 @@ def test_same_seed_gives_byte_identical_tables(tmp_path):
     assert (outs[0] / "market_yearly.csv").read_bytes() != (
         outs[2] / "market_yearly.csv"
     ).read_bytes()
+
+
+def console_script(name: str) -> str:
+    """The installed console script ``name`` beside this interpreter."""
+    return str(Path(sys.executable).parent / name)
+
+
+def test_lendsim_is_the_same_app_as_python_m_sim(tmp_path):
+    """``lendsim ARGS`` and ``python -m sim ARGS`` write byte-identical tables, from any cwd."""
+    args = ("scenario=tightening", "market.n_borrowers=2000", "market.end=2025-06", "plots=false")
+    env = {**os.environ, "CI": "1"}
+    proc = subprocess.run(
+        [console_script("lendsim"), *args, f"hydra.run.dir={tmp_path / 'script'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli(*args, f"hydra.run.dir={tmp_path / 'module'}").returncode == 0
+    for name in ("market_yearly.csv", "lenders_yearly.csv"):
+        script, module = tmp_path / "script" / name, tmp_path / "module" / name
+        assert script.read_bytes() == module.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ("lendsim", "lendsim is powered by Hydra"),
+        ("lendsim-compare", "usage:"),
+        ("lendsim-calibrate", "usage:"),
+        ("lendsim-sensitivity", "usage:"),
+    ],
+)
+def test_console_scripts_answer_help(script, words):
+    """Every console script is installed and prints its help (exit 0)."""
+    proc = subprocess.run(
+        [console_script(script), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert words in proc.stdout

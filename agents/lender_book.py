@@ -199,7 +199,7 @@ class LenderBook:
         self.profit_ytd += pnl
 
     def rebalance_funding(self, liquidity_ratio: float) -> None:
-        """Borrow to cover negative cash; repay debt from cash above the liquidity buffer."""
+        """Borrow to refill cash to ``liquidity_ratio`` x loans; repay debt from cash above that."""
         cash, debt, loans = self.cash, self.debt, self.loans
         shortfall = np.maximum(liquidity_ratio * loans - cash, 0.0)
         excess = np.maximum(cash - liquidity_ratio * loans, 0.0)

@@ -81,7 +81,12 @@ class Lender(mesa.Agent):
     def invest_in_technology(
         cls, book: LenderBook, rows: np.ndarray, subsidy: float, b: BehaviourConfig
     ) -> None:
-        """Spend part of last year's profit on technology; subsidised by policy support."""
+        """Spend part of last year's profit on technology; subsidised by policy support.
+
+        The lender pays ``spend x (1 - subsidy)`` and its programme counts as
+        ``spend x (1 + subsidy)`` (``technology_gain``); technology depreciates and
+        online capability follows technology whether or not anything is spent.
+        """
         spend = b.tech_investment * np.maximum(book.profit_ytd[rows], 0.0)
         tech = technology_gain(
             book.technology[rows],

@@ -34,6 +34,10 @@ def _status(out: Path) -> str | None:
         return None
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_killed_cli_run_is_marked_interrupted(tmp_path, signum):
     """``python -m sim`` killed while simulating (a million borrowers: several seconds of work)
@@ -50,6 +54,9 @@ def test_killed_cli_run_is_marked_interrupted(tmp_path, signum):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell that starts a job in the background ignores SIGINT in it, and the
+        # child would inherit that: give the run the default handling a terminal gives
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 120

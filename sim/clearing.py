@@ -75,6 +75,32 @@ class Terms:
     search_size: int
 
 
+REFUSED_RISK = 1  # the prudent PD estimate is above the lender's risk appetite
+REFUSED_RATE_CAP = 2  # the priced rate is above the rate cap
+REFUSED_LOAN_CAP = 4  # the loan-size caps leave nothing to lend
+REFUSED_CAPACITY = 8  # approved, but the lender's room for the month had run out
+UNMET_REASONS = ("rate_cap", "loan_cap", "capacity", "risk_screening", "no_lender")
+"""Why demand went unmet, in the order a refused applicant is attributed: the first
+reason in this order that alone stopped a lender it tried (a lender that finds the
+risk too high refuses whatever the rules, so its refusal counts as risk only);
+``no_lender`` when no lender was reached. A served applicant's shortfall below its
+need is the loan-size caps'."""
+_REASON_BITS = (REFUSED_RATE_CAP, REFUSED_LOAN_CAP, REFUSED_CAPACITY, REFUSED_RISK)
+
+
+def decisive(refused: np.ndarray) -> np.ndarray:
+    """A lender's refusal mask reduced to what stopped it: risk alone when risk is in it."""
+    return np.where(refused & REFUSED_RISK, REFUSED_RISK, refused).astype(np.uint8)
+
+
+def unmet_reason(refusals: np.ndarray) -> np.ndarray:
+    """Index into ``UNMET_REASONS`` for applicants refused with these bit masks."""
+    reason = np.full(refusals.shape, len(_REASON_BITS), dtype=np.int8)  # no lender reached
+    for k in range(len(_REASON_BITS) - 1, -1, -1):  # the first in the order wins
+        reason[(refusals & _REASON_BITS[k]) != 0] = k
+    return reason
+
+
 @dataclass
 class Matches:
     """Outcome per applicant; ``lender == NO_LENDER`` where nobody lent."""
@@ -86,6 +112,7 @@ class Matches:
     rate: np.ndarray
     online: np.ndarray
     capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
+    refusals: np.ndarray  # per applicant: bit mask of the REFUSED_* reasons it met
 
     @classmethod
     def empty(cls, n: int, n_lenders: int) -> Matches:
@@ -98,6 +125,7 @@ class Matches:
             rate=np.zeros(n),
             online=np.zeros(n, dtype=bool),
             capacity_bound=np.zeros(n_lenders, dtype=bool),
+            refusals=np.zeros(n, dtype=np.uint8),
         )
 
 
@@ -302,10 +330,17 @@ def clear(
             largest[lender],
         )
         prudent = prudent_estimate(signal, noise)
-        approved = np.flatnonzero((prudent <= appetite) & (rate <= terms.rate_cap) & (amount > 0))
+        refused = (
+            REFUSED_RISK * (prudent > appetite)
+            | REFUSED_RATE_CAP * (rate > terms.rate_cap)
+            | REFUSED_LOAN_CAP * (amount <= 0)
+        ).astype(np.uint8)
+        approved = np.flatnonzero(refused == 0)
         approved_lender = lender[approved]
         fits = _within_capacity(approved_lender, amount[approved], capacity, weight)
         result.capacity_bound[approved_lender[~fits]] = True
+        refused[approved[~fits]] = REFUSED_CAPACITY
+        result.refusals[rows] |= decisive(refused)
         ok = approved[fits]  # positions in this round's rows, ascending
         won, wl, lent = rows[ok], lender[ok], amount[ok]
         result.lender[won] = wl

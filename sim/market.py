@@ -16,9 +16,18 @@ import numpy as np
 from agents.lenders import LENDER_CLASSES, trait, type_code
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month
-from sim.clearing import Applicants, LenderOffers, Matches, Terms, clear
+from sim.clearing import (
+    UNMET_REASONS,
+    Applicants,
+    LenderOffers,
+    Matches,
+    Terms,
+    clear,
+    unmet_reason,
+)
 from sim.config import SEGMENTS
 from sim.finance import compliance_slack, effective_operating_cost
+from sim.recorder import RATE_BIN, RATE_BINS
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -47,6 +56,7 @@ class Market:
         self.new_originated = np.zeros(n)  # CNY originated this month, by lender
         self.new_funded = np.zeros(n)  # CNY funded this month, by lender
         self.rate_x_new = np.zeros(n)  # originated x rate, by lender
+        self.rate_volume = np.zeros((len(LENDER_CLASSES), RATE_BINS))  # new CNY by type, rate
 
     # ------------------------------------------------------------- prices
     def funding_rates(self) -> np.ndarray:
@@ -313,10 +323,19 @@ class Market:
         )
         self.new_funded = new_funded
         self.rate_x_new = np.bincount(lender, weights=amount * rate_won, minlength=n)
+        self.rate_volume = volume_by_rate(book.type_code[lender], rate_won, amount)
         book.loans += new_funded
         book.cash -= new_funded
         book.capacity_bound = m.capacity_bound
         return tallies(app, m, pop.segment[app.idx], w)
+
+
+def volume_by_rate(type_code: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """New lending (CNY) by lender type and rate bin (``RATE_BIN`` wide, the last open)."""
+    bins = np.minimum((rate / RATE_BIN).astype(np.int64), RATE_BINS - 1)
+    n_types = len(LENDER_CLASSES)
+    flat = np.bincount(type_code * RATE_BINS + bins, weights=amount, minlength=n_types * RATE_BINS)
+    return flat.reshape(n_types, RATE_BINS)
 
 
 def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[str, float]:
@@ -344,4 +363,9 @@ def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[
         out[f"demand_{name}"] = float(demand_seg[part].sum())
         out[f"lending_{name}"] = float(lent_seg[part].sum())
         out[f"unmet_{name}"] = float(unmet_seg[part].sum())
+    # by reason: a refused applicant's whole need, a served one's shortfall (loan caps)
+    reason = np.where(won, UNMET_REASONS.index("loan_cap"), unmet_reason(m.refusals))
+    by_reason = np.bincount(reason, weights=demand_amt - lent, minlength=len(UNMET_REASONS))
+    for k, name in enumerate(UNMET_REASONS):
+        out[f"unmet_{name}"] = float(by_reason[k])
     return out

@@ -243,3 +243,30 @@ def safe_ratio(num: float, den: float) -> float:
     if den == 0:
         return float("nan")
     return float(num) / float(den)
+
+
+def merger_hhi_effect(share_acquirer: float, share_target: float) -> float:
+    """Static effect of a merger on HHI (0-10,000 scale): ``2 s_a s_t x 10,000``.
+
+    The rise in HHI if the two market shares (fractions) simply add up:
+    ``(s_a + s_t)^2 - s_a^2 - s_t^2 = 2 s_a s_t``.
+    """
+    return 2.0 * share_acquirer * share_target * HHI_SCALE
+
+
+def histogram_quantiles(weights: ArrayLike, bin_width: float, qs: ArrayLike) -> np.ndarray:
+    """Weighted quantiles ``qs`` of values binned as ``weights[k]`` on ``[k w, (k + 1) w)``.
+
+    Linear within a bin (values spread evenly across it), so exact to within one
+    bin width; NaN for every quantile when the weights sum to zero.
+    """
+    w = np.asarray(weights, dtype=float)
+    qs = np.asarray(qs, dtype=float)
+    total = w.sum()
+    if total <= 0:
+        return np.full(qs.shape, np.nan)
+    cum = np.concatenate(([0.0], np.cumsum(w)))
+    target = qs * total
+    k = np.clip(np.searchsorted(cum, target, side="left") - 1, 0, w.size - 1)
+    inside = np.where(w[k] > 0, (target - cum[k]) / np.where(w[k] > 0, w[k], 1.0), 0.0)
+    return (k + inside) * bin_width

@@ -67,6 +67,7 @@ class MarketModel(mesa.Model):
         self.market = self.market_class(self)
         self.market.book_initial_loans(initial_lenders(self))
         self._review_licences_and_partners()
+        self.recorder.record_opening(self)
         self.diagnostics = RunDiagnostics(self)  # logs warnings about extreme markets
 
     # ------------------------------------------------------------------- step

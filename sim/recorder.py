@@ -12,10 +12,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agents.lenders import LENDER_TYPES
+from sim.clearing import UNMET_REASONS
 from sim.config import SEGMENTS
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
+    from sim.regulator import Exit
+
+RATE_BIN = 0.001  # new-loan rates are recorded in bins of 0.1 percentage point
+RATE_BINS = 1000  # up to 100 % a year (higher rates fall in the last bin)
 
 MARKET_FIELDS = (
     "lending",
@@ -36,6 +42,7 @@ MARKET_FIELDS = (
     *(f"demand_{s}" for s in SEGMENTS),
     *(f"lending_{s}" for s in SEGMENTS),
     *(f"unmet_{s}" for s in SEGMENTS),
+    *(f"unmet_{r}" for r in UNMET_REASONS),
 )
 LENDER_FIELDS = (
     "outstanding",  # by originator
@@ -62,6 +69,9 @@ class Recorder:
         self._lender_capacity = lender_capacity
         self.lenders = {name: np.zeros((n, lender_capacity)) for name in LENDER_FIELDS}
         self.n_lenders = 0
+        self.rate_volume = np.zeros((n, len(LENDER_TYPES), RATE_BINS))  # CNY by rate bin
+        self.opening_outstanding = np.zeros(0)  # by originator, before the first month
+        self.exits: list[Exit] = []
 
     def _ensure(self, n_lenders: int) -> None:
         if n_lenders <= self._lender_capacity:
@@ -87,9 +97,16 @@ class Recorder:
         """``[month, lender]`` matrix of a lender field (lenders not yet entered are 0)."""
         return self.lenders[name][:, : self.n_lenders]
 
+    def record_opening(self, model: MarketModel) -> None:
+        """Store the opening book (the market before its first month)."""
+        self.opening_outstanding = model.population.outstanding_by(model.book.n)[0]
+
     def record_month(self, model: MarketModel, tallies: dict[str, float]) -> None:
         """Store the month ``model`` has just simulated: its market tallies and every lender."""
         book, market = model.book, model.market
+        t = model.month - model.start
+        self.rate_volume[t] = market.rate_volume
+        self.exits = model.regulator.exits
         by_originator, by_funder, npl_by_funder = model.population.outstanding_by(book.n)
         figures = {
             **tallies,
@@ -99,7 +116,7 @@ class Recorder:
             **{name: float(count) for name, count in model.events.items()},
         }
         self.record(
-            model.month - model.start,
+            t,
             figures,
             {
                 "outstanding": by_originator,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +23,7 @@ from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month
 from sim.config import RegulationConfig
 from sim.finance import lending_limit
+from sim.metrics import merger_hhi_effect
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -32,6 +34,22 @@ SELLABLE = trait("sellable")
 MAY_ACQUIRE = np.array(
     [[t in cls.acquired_by for t in LENDER_TYPES] for cls in LENDER_CLASSES.values()]
 )  # [target type, acquirer type]
+
+
+EXIT_CAUSES = ("wound_down", "acquired_failing", "acquired_weak")
+"""How a lender left: wound down when failing and nobody could buy it, bought when
+failing (capital short for too long or no equity left), bought when only weak."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    """One lender leaving the market."""
+
+    month: int  # the model month it left in
+    lender: int
+    cause: str  # one of EXIT_CAUSES
+    acquirer: int  # NO_LENDER when wound down
+    hhi_effect: float  # static merger effect on HHI (outstanding), 0 when wound down
 
 
 def path_value(path: Mapping[int, float], year: int) -> float:
@@ -77,6 +95,7 @@ class Regulator:
     def __init__(self, model: MarketModel) -> None:
         self.model = model
         self._in_force: dict[tuple[int, ...], RegulationConfig] = {}
+        self.exits: list[Exit] = []  # every resolution, in order
         self.levers = self.levers_at(model.month)
 
     # ------------------------------------------------------------- levers
@@ -191,6 +210,17 @@ class Regulator:
             return None
         return int(candidates[np.argmax(book.loans[candidates])])
 
+    def _merger(self, target: int, acquirer: int, failing: bool) -> Exit:
+        """The record of ``acquirer`` buying ``target``, with its static effect on HHI."""
+        model = self.model
+        outstanding = model.population.outstanding_by(model.book.n)[0]
+        total = outstanding[outstanding > 0].sum()
+        effect = 0.0
+        if total > 0:
+            effect = merger_hhi_effect(outstanding[acquirer] / total, outstanding[target] / total)
+        cause = "acquired_failing" if failing else "acquired_weak"
+        return Exit(model.month, target, cause, acquirer, effect)
+
     def resolve(self, row: int, failing: bool) -> bool:
         """Have a healthy lender acquire ``row`` if allowed and possible, else wind it down.
 
@@ -202,11 +232,13 @@ class Regulator:
             return False
         book = model.book
         if acquirer is not None:
+            self.exits.append(self._merger(row, acquirer, failing))
             book.absorb(acquirer, row)
             model.population.transfer(row, acquirer)
             book.partner[book.partner == row] = NO_LENDER
             model.events["acquisitions"] += 1
         else:
+            self.exits.append(Exit(model.month, row, "wound_down", NO_LENDER, 0.0))
             model.events["exits"] += 1
         book.active[row] = False
         model.lenders_by_id[row].remove()

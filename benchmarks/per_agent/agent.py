@@ -15,7 +15,13 @@ import mesa
 import numpy as np
 
 from agents.loan_table import NO_LENDER
-from sim.clearing import LenderOffers, Terms
+from sim.clearing import (
+    REFUSED_LOAN_CAP,
+    REFUSED_RATE_CAP,
+    REFUSED_RISK,
+    LenderOffers,
+    Terms,
+)
 from sim.finance import PRUDENCE, TECH_NOISE_CUT, THIN_FILE_PENALTY
 
 if TYPE_CHECKING:
@@ -126,10 +132,10 @@ class BorrowerAgent(mesa.Agent):
         affinity: float,
         need: float,
         business: bool,
-    ) -> list[tuple[int, bool, float, float, bool] | None]:
+    ) -> list[tuple[int, int, float, float, bool] | None]:
         """Sample lenders, rank them, and have each screen and price this application.
 
-        Returns one slot per search draw, best first: ``(lender, approved,
+        Returns one slot per search draw, best first: ``(lender, refusals,
         amount, rate, online)``, or None for an empty or repeated draw (as the
         vectorised clearing leaves it).
         """
@@ -186,7 +192,10 @@ class BorrowerAgent(mesa.Agent):
         need: float,
         business: bool,
     ) -> tuple[bool, float, float]:
-        """One lender's screening of this application: ``(approved, amount, rate)``."""
+        """One lender's screening of this application: ``(refusals, amount, rate)``.
+
+        ``refusals`` is the bit mask of ``sim.clearing.REFUSED_*`` reasons (0: approved).
+        """
         t = market.terms
         thin_factor = 1.0 + THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
         noise = t.screening_noise * (1.0 - TECH_NOISE_CUT * market.technology[lender]) * thin_factor
@@ -210,8 +219,12 @@ class BorrowerAgent(mesa.Agent):
             amount = min(amount, t.platform_individual_cap)
         amount = min(amount, t.single_borrower_limit * max(market.equity[lender], 0.0))
         prudent = signal * math.exp(PRUDENCE * noise)
-        approved = prudent <= appetite and rate <= t.rate_cap and amount > 0
-        return approved, amount, rate
+        refusals = (
+            REFUSED_RISK * (prudent > appetite)
+            | REFUSED_RATE_CAP * (rate > t.rate_cap)
+            | REFUSED_LOAN_CAP * (amount <= 0)
+        )
+        return refusals, amount, rate
 
     def _split(self, flows: list[float], amount: float) -> None:
         own = self.own_share

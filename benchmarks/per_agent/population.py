@@ -38,7 +38,15 @@ import numpy as np
 from agents.borrowers import BorrowerPopulation, ServicingFlows
 from agents.loan_table import NO_LENDER
 from benchmarks.per_agent.agent import BorrowerAgent, Month, OffersView
-from sim.clearing import Applicants, LenderOffers, Matches, Terms, _within_capacity
+from sim.clearing import (
+    REFUSED_CAPACITY,
+    Applicants,
+    LenderOffers,
+    Matches,
+    Terms,
+    _within_capacity,
+    decisive,
+)
 from sim.config import MarketConfig
 from sim.finance import monthly_hazard
 
@@ -230,11 +238,14 @@ class MesaBorrowerPopulation:
                 continue
             rows = np.array([row for row, _ in tried])
             lender = np.array([slot[0] for _, slot in tried], dtype=np.int64)
-            approved = np.array([slot[1] for _, slot in tried], dtype=bool)
+            refused = np.array([slot[1] for _, slot in tried], dtype=np.uint8)
+            approved = refused == 0
             amount = np.array([slot[2] for _, slot in tried])
             fits = np.zeros(rows.size, dtype=bool)
             fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
             result.capacity_bound[lender[approved & ~fits]] = True
+            refused[approved & ~fits] = REFUSED_CAPACITY
+            result.refusals[rows] |= decisive(refused)
             for row, (wl, _, amt, rate, online) in (tried[j] for j in np.flatnonzero(fits)):
                 result.lender[row] = wl
                 result.amount[row] = amt

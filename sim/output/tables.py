@@ -19,9 +19,11 @@ import pandas as pd
 from agents.lenders import LENDER_TYPES
 from sim import metrics
 from sim.calendar import format_month, month_year
+from sim.clearing import UNMET_REASONS
 from sim.config import SEGMENTS
 from sim.output.atomic import write_csv
-from sim.recorder import Recorder
+from sim.recorder import RATE_BIN, Recorder
+from sim.regulator import EXIT_CAUSES
 
 UNIT_CNY = 1e8  # 100 million CNY, the report's unit
 MONEY_FLOWS = (
@@ -30,6 +32,7 @@ MONEY_FLOWS = (
     "demand",
     "unmet",
     *(f"{kind}_{s}" for kind in ("demand", "lending", "unmet") for s in SEGMENTS),
+    *(f"unmet_{r}" for r in UNMET_REASONS),
 )
 COUNT_FLOWS = ("entries", "exits", "acquisitions", "inspections")
 
@@ -91,7 +94,35 @@ def _period_row(
     row.update(type_shares(outstanding, types, "share_"))
     row.update(type_shares(new, types, "share_new_"))
     row.update(type_shares(funded, types, "share_funded_"))
+    row.update(_hhi_decomposition(rec, months, row["hhi"]))
     return row
+
+
+def _exits_in(rec: Recorder, months: np.ndarray) -> list:
+    """The exits recorded in the record rows ``months`` (consecutive)."""
+    first, last = int(rec.months[months[0]]), int(rec.months[months[-1]])
+    return [e for e in rec.exits if first <= e.month <= last]
+
+
+def _hhi_decomposition(rec: Recorder, months: np.ndarray, hhi_now: float) -> dict[str, float]:
+    """The period's change in HHI, its static merger effect and the rest; deals by cause.
+
+    The change is from the end of the previous period (the opening book for the
+    first); the merger effect adds ``2 s_a s_t x 10,000`` for each deal, shares
+    taken just before it; the rest is organic growth, entry and exit.
+    """
+    start = months[0]
+    before = rec.lender_matrix("outstanding")[start - 1] if start > 0 else rec.opening_outstanding
+    hhi_before = concentration(np.asarray(before))["hhi"]
+    exits = _exits_in(rec, months)
+    merger = float(sum(e.hhi_effect for e in exits))
+    change = hhi_now - hhi_before
+    return {
+        "hhi_change": change,
+        "hhi_merger_effect": merger,
+        "hhi_other_change": change - merger,
+        **{f"n_{cause}": sum(e.cause == cause for e in exits) for cause in EXIT_CAUSES},
+    }
 
 
 def _flows(rec: Recorder, months: np.ndarray) -> dict[str, float]:
@@ -136,7 +167,9 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
         new = rec.lender_matrix("new_lending")[months].sum(axis=0)
         rate_x = rec.lender_matrix("rate_x_lending")[months].sum(axis=0)
         active_any = rec.lender_matrix("active")[months].max(axis=0) > 0
-        keep = np.flatnonzero(active_any | (outstanding > 0) | (funded > 0))
+        left = np.zeros(active_any.size, dtype=bool)
+        left[[e.lender for e in _exits_in(rec, months)]] = True  # its exit year, bought in January
+        keep = np.flatnonzero(active_any | (outstanding > 0) | (funded > 0) | left)
         equity = rec.lender_matrix("equity")[last]
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = np.where(new > 0, rate_x / new, np.nan)
@@ -161,18 +194,57 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
                     "equity": equity[keep] / UNIT_CNY,
                     "technology": rec.lender_matrix("technology")[last][keep],
                     "markup": rec.lender_matrix("markup")[last][keep],
+                    **_exit_columns(rec, months, keep),
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
 
 
+def _exit_columns(rec: Recorder, months: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
+    """How each of the lenders ``keep`` left in these months ('' if it did not) and its buyer."""
+    cause = np.full(keep.size, "", dtype=object)
+    acquirer = np.full(keep.size, np.nan)
+    position = {int(lender): k for k, lender in enumerate(keep)}
+    for e in _exits_in(rec, months):
+        k = position[e.lender]
+        cause[k] = e.cause
+        acquirer[k] = e.acquirer if e.acquirer >= 0 else np.nan
+    return {"exit_cause": cause, "acquirer": acquirer}
+
+
+RATE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def type_rates(rec: Recorder) -> pd.DataFrame:
+    """Per type and year: volume-weighted new-loan rate quantiles (``rate_p10`` ...).
+
+    From the recorded volume by 0.1-point rate bin, linear within a bin; empty
+    where the type lent nothing that year.
+    """
+    rows = []
+    for year, months in _year_groups(rec).items():
+        volume = rec.rate_volume[months].sum(axis=0)
+        for code, lender_type in enumerate(LENDER_TYPES):
+            q = metrics.histogram_quantiles(volume[code], RATE_BIN, RATE_QUANTILES)
+            row = {"year": year, "lender_type": lender_type}
+            for p, value in zip(RATE_QUANTILES, q, strict=True):
+                row[f"rate_p{round(100 * p)}"] = value
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.DataFrame:
-    """One row per lender type and year: balances, lending, shares and active lenders.
+    """One row per lender type and year: balances, lending, shares, active lenders, exits.
 
     ``years`` (default: those in ``lenders``) lists every year of the run, so a
-    year in which no lender held anything still has its rows, all zero.
+    year in which no lender held anything still has its rows, all zero. ``rate``
+    is the volume-weighted new-loan rate (empty without new lending).
     """
+    lenders = lenders.assign(
+        rate_x_new=lenders["rate"].fillna(0.0) * lenders["new_lending"],
+        **{f"n_{cause}": lenders["exit_cause"] == cause for cause in EXIT_CAUSES},
+    )
     grouped = lenders.groupby(["year", "lender_type"], sort=True)
     out = grouped.agg(
         outstanding=("outstanding", "sum"),
@@ -182,12 +254,17 @@ def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.Da
         share_new=("share_new", "sum"),
         share_funded=("share_funded", "sum"),
         n_active=("active", "sum"),
+        rate_x_new=("rate_x_new", "sum"),
+        **{f"n_{cause}": (f"n_{cause}", "sum") for cause in EXIT_CAUSES},
     ).reset_index()
     full = pd.MultiIndex.from_product(
         [sorted(lenders["year"].unique()) if years is None else sorted(years), list(LENDER_TYPES)],
         names=["year", "lender_type"],
     )
-    return out.set_index(["year", "lender_type"]).reindex(full, fill_value=0).reset_index()
+    out = out.set_index(["year", "lender_type"]).reindex(full, fill_value=0).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(out["new_lending"] > 0, out["rate_x_new"] / out["new_lending"], np.nan)
+    return out.drop(columns="rate_x_new").assign(rate=rate)
 
 
 def build_tables(rec: Recorder, types: np.ndarray) -> dict[str, pd.DataFrame]:
@@ -198,7 +275,9 @@ def build_tables(rec: Recorder, types: np.ndarray) -> dict[str, pd.DataFrame]:
         "market_monthly": market_monthly(rec, types),
         "market_yearly": yearly,
         "lenders_yearly": lenders,
-        "types_yearly": types_yearly(lenders, yearly["year"].tolist()),
+        "types_yearly": types_yearly(lenders, yearly["year"].tolist()).merge(
+            type_rates(rec), on=["year", "lender_type"], how="left"
+        ),
     }
 
 

@@ -3,8 +3,9 @@
 Each applicant samples ``search_size`` lenders by visibility in its region
 (the BAM credit-market protocol), ranks them by a logit utility on the posted
 rate and channel convenience, then tries them in order. Each lender screens on
-a noisy risk signal, prices funding + cost + expected loss + markup under the
-rate cap, sizes the loan under the caps, and lends while its monthly room
+a noisy risk signal, prices funding + cost + expected loss + markup, at most
+the rate cap (a loan whose cost and expected loss alone exceed the cap is
+refused), sizes the loan under the caps, and lends while its monthly room
 lasts. What nobody lends is unmet demand.
 """
 
@@ -314,13 +315,12 @@ def clear(
         term_of = lender + by_mandate[rows]
         appetite = appetite_of[term_of]
         funding = funding_of[term_of]
-        rate = offered_rate(
-            funding,
-            offers.operating_cost[lender],
-            signal,
-            terms.loss_given_default,
-            offers.markup[lender],
+        # priced at cost + expected loss + markup, or at the cap where the cap still
+        # covers cost and expected loss; below that the lender rations
+        break_even = offered_rate(
+            funding, offers.operating_cost[lender], signal, terms.loss_given_default, 0.0
         )
+        rate = np.minimum(break_even + offers.markup[lender], terms.rate_cap)
         amount = _loan_size(
             app.need[rows],
             chan,
@@ -332,7 +332,7 @@ def clear(
         prudent = prudent_estimate(signal, noise)
         refused = (
             REFUSED_RISK * (prudent > appetite)
-            | REFUSED_RATE_CAP * (rate > terms.rate_cap)
+            | REFUSED_RATE_CAP * (break_even > terms.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         ).astype(np.uint8)
         approved = np.flatnonzero(refused == 0)

@@ -206,12 +206,10 @@ class BorrowerAgent(mesa.Agent):
         else:
             appetite = market.risk_appetite[lender]
             funding = market.funding_cost[lender]
-        rate = (
-            funding
-            + market.operating_cost[lender]
-            + signal * t.loss_given_default
-            + market.markup[lender]
+        break_even = (
+            funding + market.operating_cost[lender] + signal * t.loss_given_default + 0.0
         )
+        rate = min(break_even + market.markup[lender], t.rate_cap)
         amount = need
         if online:
             amount = min(amount, t.online_business_cap if business else t.online_consumer_cap)
@@ -221,7 +219,7 @@ class BorrowerAgent(mesa.Agent):
         prudent = signal * math.exp(PRUDENCE * noise)
         refusals = (
             REFUSED_RISK * (prudent > appetite)
-            | REFUSED_RATE_CAP * (rate > t.rate_cap)
+            | REFUSED_RATE_CAP * (break_even > t.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         )
         return refusals, amount, rate

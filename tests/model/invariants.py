@@ -124,6 +124,10 @@ def check_market_table(frame: pd.DataFrame, n_positive: list[int] | None, where:
         "npl_ratio": ~outstanding,
         "served_share": ~(frame["demand"] > 0),
     }
+    # a change in HHI needs HHI at both ends (the first period starts from the opening
+    # book, which has loans in every test configuration)
+    no_change = ~outstanding | ~outstanding.shift(1, fill_value=True)
+    rules.update(hhi_change=no_change, hhi_other_change=no_change)
     for column, undefined in rules.items():
         _nan_exactly_when(frame, column, undefined, where)
     others = [c for c in numeric.columns if c not in rules]
@@ -159,7 +163,10 @@ def check_lender_tables(lenders: pd.DataFrame, types: pd.DataFrame, yearly: pd.D
     _nan_exactly_when(lenders, "rate", lenders["new_lending"] <= 0, "lenders_yearly")
     for column in ("npl_ratio", "capital_ratio"):
         _nan_exactly_when(lenders, column, lenders["funded"] <= 0, "lenders_yearly")
-    others = [c for c in numeric.columns if c not in ("rate", "npl_ratio", "capital_ratio")]
+    bought = lenders["exit_cause"].isin(["acquired_failing", "acquired_weak"])
+    _nan_exactly_when(lenders, "acquirer", ~bought, "lenders_yearly")
+    ratios = ("rate", "npl_ratio", "capital_ratio", "acquirer")
+    others = [c for c in numeric.columns if c not in ratios]
     assert not lenders[others].isna().any().any(), "lenders_yearly: empty cells"
     for column in ("outstanding", "new_lending", "funded"):
         assert (lenders[column] >= 0.0).all(), f"lenders_yearly.{column}: negative"
@@ -187,7 +194,11 @@ def check_lender_tables(lenders: pd.DataFrame, types: pd.DataFrame, yearly: pd.D
         assert abs(group["outstanding"].sum() - row["outstanding"]) <= 1e-9 * max(
             row["outstanding"], 1.0 / UNIT_CNY
         ), f"{year}: lenders' outstanding do not add up to the market's"
-    assert not types.select_dtypes("number").isna().any().any(), "types_yearly: empty cells"
+    rates = [c for c in types.columns if c == "rate" or c.startswith("rate_p")]
+    for column in rates:  # a type's rates are undefined exactly when it lent nothing
+        _nan_exactly_when(types, column, types["new_lending"] <= 0, "types_yearly")
+    others = [c for c in types.select_dtypes("number").columns if c not in rates]
+    assert not types[others].isna().any().any(), "types_yearly: empty cells"
     expected = [(y, t) for y in yearly["year"] for t in LENDER_TYPES]
     assert list(zip(types["year"], types["lender_type"], strict=True)) == expected, "type rows"
     for year, group in types.groupby("year"):

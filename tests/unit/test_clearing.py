@@ -13,6 +13,7 @@ import pytest
 
 from agents.loan_table import NO_LENDER
 from sim.clearing import (
+    REFUSED_RATE_CAP,
     Applicants,
     LenderOffers,
     Terms,
@@ -145,10 +146,19 @@ def test_prudent_pd_above_the_appetite_is_refused() -> None:
     assert lent.lender.tolist() == [0]
 
 
-def test_rate_above_the_cap_is_refused() -> None:
-    """A 0.12 loan is refused under an 11 % cap and lent under a 13 % cap."""
-    assert clear(applicants(), offers(), terms(rate_cap=0.11), 1.0, rng()).lender[0] == NO_LENDER
-    assert clear(applicants(), offers(), terms(rate_cap=0.13), 1.0, rng()).lender[0] == 0
+def test_a_cap_below_the_price_truncates_it_and_rations_only_below_cost() -> None:
+    """The loan prices at 0.12: break-even 0.03 + 0.04 + 0.05 x 0.6 = 0.10 plus markup 0.02.
+
+    Under a 13 % cap it is lent at 0.12; under an 11 % cap at the cap (0.11 still
+    covers cost and expected loss); under a 9.5 % cap, below break-even, it is refused
+    for the cap.
+    """
+    loose = clear(applicants(), offers(), terms(rate_cap=0.13), 1.0, rng())
+    assert loose.lender[0] == 0 and loose.rate[0] == pytest.approx(0.12)
+    binding = clear(applicants(), offers(), terms(rate_cap=0.11), 1.0, rng())
+    assert binding.lender[0] == 0 and binding.rate[0] == pytest.approx(0.11)
+    below = clear(applicants(), offers(), terms(rate_cap=0.095), 1.0, rng())
+    assert below.lender[0] == NO_LENDER and below.refusals[0] == REFUSED_RATE_CAP
 
 
 def test_lender_without_equity_lends_nothing() -> None:

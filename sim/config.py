@@ -106,6 +106,8 @@ class RegulationConfig:
     inspection_probability: float = MISSING
     inspection_penalty: float = MISSING
     acquisitions_allowed: bool = MISSING
+    merger_review_hhi: float = MISSING  # a deal taking HHI above this (0-10,000) is reviewed
+    merger_review_delta: float = MISSING  # ... and blocked if it raises HHI by more than this
     financing_support: dict[int, float] = field(default_factory=dict)
     tech_subsidy: dict[int, float] = field(default_factory=dict)
     credit_data_coverage: dict[int, float] = field(default_factory=dict)

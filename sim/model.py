@@ -36,7 +36,7 @@ from sim.market import LIQUIDITY_RATIO, Market
 from sim.recorder import Recorder
 from sim.regulator import Regulator
 
-EVENTS = ("entries", "exits", "acquisitions", "inspections", "penalties")
+EVENTS = ("entries", "exits", "acquisitions", "deals_blocked", "inspections", "penalties")
 """What the month counts (penalties in CNY)."""
 
 TypeAction = Callable[[type[Lender], np.ndarray], None]

@@ -37,6 +37,7 @@ MARKET_FIELDS = (
     "entries",
     "exits",
     "acquisitions",
+    "deals_blocked",
     "inspections",
     "penalties",
     *(f"demand_{s}" for s in SEGMENTS),

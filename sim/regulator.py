@@ -23,7 +23,7 @@ from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month
 from sim.config import RegulationConfig
 from sim.finance import lending_limit
-from sim.metrics import merger_hhi_effect
+from sim.metrics import HHI_SCALE, merger_hhi_effect
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -50,6 +50,17 @@ class Exit:
     cause: str  # one of EXIT_CAUSES
     acquirer: int  # NO_LENDER when wound down
     hhi_effect: float  # static merger effect on HHI (outstanding), 0 when wound down
+
+
+def cleared_by_review(
+    hhi_now: float, rise: np.ndarray, max_hhi: float, max_rise: float
+) -> np.ndarray:
+    """Deals merger review lets through (the 2023 US Merger Guidelines' presumption).
+
+    A deal passes with a post-merger HHI of at most ``max_hhi``, or a rise of at
+    most ``max_rise``.
+    """
+    return (hhi_now + rise <= max_hhi) | (rise <= max_rise)
 
 
 def path_value(path: Mapping[int, float], year: int) -> float:
@@ -192,7 +203,12 @@ class Regulator:
 
     # ------------------------------------------------------- resolution
     def acquirer_for(self, row: int) -> int | None:
-        """The largest healthy lender of a type allowed to buy ``row`` that can absorb it."""
+        """The largest healthy lender of a type allowed to buy ``row`` that can absorb it.
+
+        Candidates are tried largest first; merger review blocks a deal that would
+        take HHI (on outstanding balance) above ``merger_review_hhi`` with a rise of
+        more than ``merger_review_delta``, and the next candidate is tried.
+        """
         book = self.model.book
         min_ratio, _ = self.requirements()
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -208,16 +224,30 @@ class Regulator:
         candidates = np.flatnonzero(ok)
         if candidates.size == 0:
             return None
-        return int(candidates[np.argmax(book.loans[candidates])])
+        largest_first = candidates[np.argsort(-book.loans[candidates], kind="stable")]
+        if self.levers.merger_review_hhi >= HHI_SCALE:  # review off: the largest buys
+            return int(largest_first[0])
+        shares = self._shares()
+        hhi_now = HHI_SCALE * float(np.sum(shares**2))
+        rise = np.array([merger_hhi_effect(shares[a], shares[row]) for a in largest_first])
+        passes = cleared_by_review(
+            hhi_now, rise, self.levers.merger_review_hhi, self.levers.merger_review_delta
+        )
+        if not passes[0]:
+            self.model.events["deals_blocked"] += 1  # the preferred buyer was blocked
+        return int(largest_first[np.argmax(passes)]) if passes.any() else None
+
+    def _shares(self) -> np.ndarray:
+        """Each lender's share of outstanding balance (by originator)."""
+        outstanding = self.model.population.outstanding_by(self.model.book.n)[0]
+        total = outstanding[outstanding > 0].sum()
+        return outstanding / total if total > 0 else np.zeros_like(outstanding)
 
     def _merger(self, target: int, acquirer: int, failing: bool) -> Exit:
         """The record of ``acquirer`` buying ``target``, with its static effect on HHI."""
         model = self.model
-        outstanding = model.population.outstanding_by(model.book.n)[0]
-        total = outstanding[outstanding > 0].sum()
-        effect = 0.0
-        if total > 0:
-            effect = merger_hhi_effect(outstanding[acquirer] / total, outstanding[target] / total)
+        shares = self._shares()
+        effect = merger_hhi_effect(shares[acquirer], shares[target])
         cause = "acquired_failing" if failing else "acquired_weak"
         return Exit(model.month, target, cause, acquirer, effect)
 

@@ -175,6 +175,8 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
         "inspection_probability": rng(0, 1),
         "inspection_penalty": rng(0, 1),
         "acquisitions_allowed": flag,
+        "merger_review_hhi": rng(0, 10_000),
+        "merger_review_delta": rng(0, 10_000),
         "min_capital_ratio": rng(0, 1),
         "max_leverage": rng(0, 1000, lo_open=True),
         "financing_support": rng(0, 1),

@@ -34,7 +34,7 @@ MONEY_FLOWS = (
     *(f"{kind}_{s}" for kind in ("demand", "lending", "unmet") for s in SEGMENTS),
     *(f"unmet_{r}" for r in UNMET_REASONS),
 )
-COUNT_FLOWS = ("entries", "exits", "acquisitions", "inspections")
+COUNT_FLOWS = ("entries", "exits", "acquisitions", "deals_blocked", "inspections")
 
 
 def positive_shares(amounts: np.ndarray) -> np.ndarray:

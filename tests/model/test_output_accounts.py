@@ -67,3 +67,18 @@ def test_rate_quantiles_are_ordered_and_under_the_cap(tables):
     assert (np.diff(q, axis=1) >= -1e-12).all()
     assert (q[:, 0] > 0).all() and (q[:, -1] <= 0.24 + 1e-3).all()
     assert (types["rate"] <= 0.24).all()
+
+
+def test_merger_review_blocks_deals_and_lowers_concentration():
+    """In the consolidation scenario, review at HHI 0 / rise 0 blocks the preferred buyer of
+    nearly every deal: fewer acquisitions and a lower 2030 HHI than with review off
+    (HHI threshold 10,000), which blocks none (same seed).
+    """
+    small = ("scenario=consolidation", "market.n_borrowers=8000", "seed=2")
+    off = run_tables(*small, "regulation.merger_review_hhi=10000")["market_yearly"]
+    strict = run_tables(
+        *small, "regulation.merger_review_hhi=0", "regulation.merger_review_delta=0"
+    )["market_yearly"]
+    assert off["deals_blocked"].sum() == 0 and strict["deals_blocked"].sum() > 0
+    assert strict["acquisitions"].sum() < off["acquisitions"].sum()
+    assert strict["hhi"].iloc[-1] < off["hhi"].iloc[-1]

@@ -219,3 +219,17 @@ def test_tallies_of_an_empty_month() -> None:
     out = tallies(app, Matches.empty(0, 1), np.zeros(0, dtype=np.int8), 2.0)
     assert all(value == 0.0 for value in out.values())
     assert {f"unmet_{name}" for name in SEGMENTS} <= set(out)
+
+
+def test_merger_review_blocks_only_a_large_rise_into_high_concentration():
+    """At HHI 1,700 with the 1,800 / 100 rule: a rise of 150 (to 1,850) is blocked, a rise
+    of 90 (to 1,790) or of 100 exactly passes; at HHI 1,500 a rise of 200 (to 1,700) passes.
+    """
+    from sim.regulator import cleared_by_review
+
+    assert cleared_by_review(1700.0, np.array([150.0, 90.0, 100.0]), 1800.0, 100.0).tolist() == [
+        False,
+        True,
+        True,
+    ]
+    assert cleared_by_review(1500.0, np.array([200.0]), 1800.0, 100.0).tolist() == [True]

@@ -293,8 +293,8 @@ def clear(
     by_mandate = n_lenders * app.mandate
     appetite_of = np.concatenate((offers.risk_appetite, offers.risk_appetite_mandate))
     cut = offers.mandate_funding_cut
-    funding_of = np.concatenate(
-        (offers.funding_cost - False * cut, offers.funding_cost - True * cut)
+    funding_of = np.maximum(  # a funding cut never makes funds cost less than nothing
+        np.concatenate((offers.funding_cost - False * cut, offers.funding_cost - True * cut)), 0.0
     )
     no = np.zeros(n_lenders, dtype=bool)
     lender_noise = signal_noise(

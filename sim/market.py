@@ -332,7 +332,7 @@ class Market:
 
 def volume_by_rate(type_code: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> np.ndarray:
     """New lending (CNY) by lender type and rate bin (``RATE_BIN`` wide, the last open)."""
-    bins = np.minimum((rate / RATE_BIN).astype(np.int64), RATE_BINS - 1)
+    bins = np.clip((rate / RATE_BIN).astype(np.int64), 0, RATE_BINS - 1)
     n_types = len(LENDER_CLASSES)
     flat = np.bincount(type_code * RATE_BINS + bins, weights=amount, minlength=n_types * RATE_BINS)
     return flat.reshape(n_types, RATE_BINS)

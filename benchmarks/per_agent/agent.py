@@ -202,7 +202,7 @@ class BorrowerAgent(mesa.Agent):
         signal = min(pd * math.exp(noise * rng.standard_normal()), 1.0)
         if mandate:
             appetite = market.risk_appetite_mandate[lender]
-            funding = market.funding_cost[lender] - market.mandate_funding_cut[lender]
+            funding = max(market.funding_cost[lender] - market.mandate_funding_cut[lender], 0.0)
         else:
             appetite = market.risk_appetite[lender]
             funding = market.funding_cost[lender]

@@ -101,13 +101,13 @@ class Recorder:
     def record_opening(self, model: MarketModel) -> None:
         """Store the opening book (the market before its first month)."""
         self.opening_outstanding = model.population.outstanding_by(model.book.n)[0]
+        self.exits = model.regulator.exits  # the regulator's own record, read at the end
 
     def record_month(self, model: MarketModel, tallies: dict[str, float]) -> None:
         """Store the month ``model`` has just simulated: its market tallies and every lender."""
         book, market = model.book, model.market
         t = model.month - model.start
         self.rate_volume[t] = market.rate_volume
-        self.exits = model.regulator.exits
         by_originator, by_funder, npl_by_funder = model.population.outstanding_by(book.n)
         figures = {
             **tallies,

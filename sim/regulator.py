@@ -202,12 +202,13 @@ class Regulator:
                 self.resolve(int(row), failing=False)
 
     # ------------------------------------------------------- resolution
-    def acquirer_for(self, row: int) -> int | None:
+    def acquirer_for(self, row: int, shares: np.ndarray) -> int | None:
         """The largest healthy lender of a type allowed to buy ``row`` that can absorb it.
 
         Candidates are tried largest first; merger review blocks a deal that would
         take HHI (on outstanding balance) above ``merger_review_hhi`` with a rise of
         more than ``merger_review_delta``, and the next candidate is tried.
+        ``shares`` are the lenders' shares of outstanding balance now (``_shares``).
         """
         book = self.model.book
         min_ratio, _ = self.requirements()
@@ -227,7 +228,6 @@ class Regulator:
         largest_first = candidates[np.argsort(-book.loans[candidates], kind="stable")]
         if self.levers.merger_review_hhi >= HHI_SCALE:  # review off: the largest buys
             return int(largest_first[0])
-        shares = self._shares()
         hhi_now = HHI_SCALE * float(np.sum(shares**2))
         rise = np.array([merger_hhi_effect(shares[a], shares[row]) for a in largest_first])
         passes = cleared_by_review(
@@ -243,10 +243,9 @@ class Regulator:
         total = outstanding[outstanding > 0].sum()
         return outstanding / total if total > 0 else np.zeros_like(outstanding)
 
-    def _merger(self, target: int, acquirer: int, failing: bool) -> Exit:
+    def _merger(self, target: int, acquirer: int, failing: bool, shares: np.ndarray) -> Exit:
         """The record of ``acquirer`` buying ``target``, with its static effect on HHI."""
         model = self.model
-        shares = self._shares()
         effect = merger_hhi_effect(shares[acquirer], shares[target])
         cause = "acquired_failing" if failing else "acquired_weak"
         return Exit(model.month, target, cause, acquirer, effect)
@@ -257,12 +256,15 @@ class Regulator:
         A lender that is only weak (not ``failing``) stays when nobody can buy it.
         """
         model = self.model
-        acquirer = self.acquirer_for(row) if self.levers.acquisitions_allowed else None
+        acquirer, shares = None, None
+        if self.levers.acquisitions_allowed:
+            shares = self._shares()
+            acquirer = self.acquirer_for(row, shares)
         if acquirer is None and not failing:
             return False
         book = model.book
         if acquirer is not None:
-            self.exits.append(self._merger(row, acquirer, failing))
+            self.exits.append(self._merger(row, acquirer, failing, shares))
             book.absorb(acquirer, row)
             model.population.transfer(row, acquirer)
             book.partner[book.partner == row] = NO_LENDER

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from scenarios.lever_effects import flat_path
 from tests.conftest import run_tables
 
 SEEDS = ("seed=11", "seed=12")
-
-
-def flat_path(name: str, value: float) -> str:
-    """Override a yearly path lever with one value for every year of the run."""
-    years = ", ".join(f"{year}: {value}" for year in range(2024, 2031))
-    return f"regulation.{name}={{{years}}}"
 
 
 def metric(overrides: tuple[str, ...], column: str, how: str = "sum") -> float:

@@ -90,9 +90,16 @@ class BorrowerPopulation:
         self.region = rng.integers(0, market.n_regions, size=n).astype(np.int32)
         pd_mean = np.array([s.pd_mean for s in segs])[self.segment]
         pd_sigma = np.array([s.pd_sigma for s in segs])[self.segment]
-        self.pd = np.minimum(
-            pd_mean * np.exp(pd_sigma * rng.standard_normal(n) - 0.5 * pd_sigma**2), 0.99
-        )
+        risk = rng.standard_normal(n)
+        self.pd = np.minimum(pd_mean * np.exp(pd_sigma * risk - 0.5 * pd_sigma**2), 0.99)
+        # the highest expected cost of credit, rate x (1 - pd), a borrower accepts:
+        # lognormal by segment, correlated with its risk (riskier borrowers have fewer
+        # outside options), so at higher rates the borrowers who take a loan are riskier
+        rho = market.risk_need_correlation
+        need = rho * risk + np.sqrt(1.0 - rho**2) * rng.standard_normal(n)
+        res_median = np.array([s.reservation_rate for s in segs])[self.segment]
+        res_sigma = np.array([s.reservation_sigma for s in segs])[self.segment]
+        self.reservation = res_median * np.exp(res_sigma * need)
         self.thin_file = rng.random(n) < np.array([s.thin_file_share for s in segs])[self.segment]
         self.data_rank = rng.random(n)  # covered by shared credit data when below coverage
         affinity = np.array([s.digital_affinity for s in segs])[self.segment]
@@ -109,8 +116,6 @@ class BorrowerPopulation:
         self.lender = np.full(n, NO_LENDER, dtype=np.int32)  # originator
         self.online = np.zeros(n, dtype=bool)
         self.loans = LoanTable()
-        # derived once (PD is fixed per borrower): monthly default probability
-        self.hazard = monthly_hazard(self.pd)
         self._uniform = np.empty(n)  # scratch for the monthly application draws
 
     @property
@@ -148,6 +153,19 @@ class BorrowerPopulation:
         """Months non-performing per borrower, 0 if performing (read-only copy)."""
         return self.loans.full("npl_age", self.n)
 
+    def effective_pd(self, idx: np.ndarray, coverage: float, discipline: float) -> np.ndarray:
+        """Annual PD of borrowers ``idx`` now: thin files covered by shared data default less.
+
+        Shared credit data discipline borrowers (Jappelli and Pagano 2002; Brown,
+        Jappelli and Pagano 2009): a thin-file borrower within ``coverage`` defaults
+        at ``1 - discipline`` times its PD.
+        """
+        return self.pd[idx] * (1.0 - discipline * self.covered(idx, coverage))
+
+    def covered(self, idx: np.ndarray, coverage: float) -> np.ndarray:
+        """Which of borrowers ``idx`` are thin files covered by shared credit data."""
+        return self.thin_file[idx] & (self.data_rank[idx] < coverage)
+
     def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Loan amounts wanted by borrowers ``idx`` (CNY), lognormal by segment."""
         seg = self.segment[idx]
@@ -172,9 +190,15 @@ class BorrowerPopulation:
         amount: np.ndarray,
         rate: np.ndarray,
         online: np.ndarray,
+        pd: np.ndarray,
         months_left: np.ndarray | None = None,
+        partner_rate: np.ndarray | None = None,
     ) -> None:
-        """Record new loans for borrowers ``idx`` (distinct)."""
+        """Record new loans for borrowers ``idx`` (distinct), defaulting at annual ``pd``.
+
+        ``partner_rate`` is the rate a co-lending partner earns on its part (the
+        loan's rate by default); the originator keeps the rest of the interest.
+        """
         replaced = idx[self.lender[idx] != NO_LENDER]
         if replaced.size:  # a borrower's loan replaced by a new one
             self.loans.remove_ids(np.sort(replaced))
@@ -198,10 +222,11 @@ class BorrowerPopulation:
                 "own": sorted_(own_share),
                 "balance": sorted_(amount),
                 "rate": sorted_(rate),
+                "partner_rate": sorted_(rate if partner_rate is None else partner_rate),
                 "payment": sorted_(payment),
                 "months_left": sorted_(left),
                 "npl_age": 0,
-                "hazard": self.hazard[ids],
+                "hazard": monthly_hazard(sorted_(pd)),
             },
         )
 
@@ -278,7 +303,7 @@ class BorrowerPopulation:
         pays = age <= 0
         pay_pos = np.flatnonzero(pays)
         split = FunderSplit(lender, funder, own, n_lenders)
-        interest = split.total(np.where(pays, bal * t.rate / 12.0, 0.0)) * self.weight
+        interest = self._interest(lender, funder, own, np.where(pays, bal, 0.0), n_lenders)
         prepay = np.zeros(t.size, dtype=bool)
         prepay[pay_pos] = rng.random(pay_pos.size) < prepayment_rate
         principal_amt = np.where(prepay, bal, np.minimum(t.payment, bal))
@@ -295,6 +320,31 @@ class BorrowerPopulation:
         return ServicingFlows(
             interest, principal, new_npl, written_off, due_pos.size + repaid_pos.size
         )
+
+    def _interest(
+        self,
+        lender: np.ndarray,
+        funder: np.ndarray,
+        own: np.ndarray,
+        paying: np.ndarray,
+        n_lenders: int,
+    ) -> np.ndarray:
+        """A month's interest per lender id on the loan table's ``paying`` balances (CNY).
+
+        A co-lending partner earns its ``partner_rate`` on its part; the
+        originator keeps the rest of the borrower's interest (its facilitation
+        margin on the partner's part).
+        """
+        t = self.loans
+        total = paying * t.rate / 12.0
+        co_lent = np.flatnonzero(own < 1.0)
+        partner = paying[co_lent] * (1.0 - own[co_lent]) * t.partner_rate[co_lent] / 12.0
+        kept = total.copy()
+        kept[co_lent] -= partner
+        out = np.bincount(lender, weights=kept, minlength=n_lenders)
+        if co_lent.size:
+            out += np.bincount(funder[co_lent], weights=partner, minlength=n_lenders)
+        return out * self.weight
 
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""

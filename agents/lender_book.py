@@ -63,20 +63,28 @@ class LenderBook:
     debt = Column(np.float64, "borrowed funds, CNY")
     equity = Column(np.float64, "equity capital, CNY")
     npl = Column(np.float64, "non-performing part of loans, CNY")
+    npl_ratio_trend = Column(np.float64, "NPL ratio smoothed over about a year")
     profit_ytd = Column(np.float64, "profit since January, CNY")
     # costs, technology and conduct
-    funding_cost = Column(np.float64, "annual cost of funds")
+    funding_spread = Column(np.float64, "annual cost of funds over the one-year LPR")
+    fixed_cost = Column(np.float64, "yearly fixed cost (licence, staff, systems), CNY")
+    cost_of_equity = Column(np.float64, "return on equity its owners require, annual")
     operating_cost = Column(np.float64, "annual operating cost per unit of balance")
     technology = Column(np.float64, "risk-model technology, 0-1")
     online_capability = Column(np.float64, "share of business it can take online, 0-1")
     risk_appetite = Column(np.float64, "highest annual PD it approves")
     markup = Column(np.float64, "markup over costs, annual")
+    business_discount = Column(np.float64, "rate cut on business loans (inclusive lending)")
+    business_lending = Column(np.float64, "business-segment lending since January, CNY")
+    business_lending_last = Column(np.float64, "business-segment lending last year, CNY")
     brand = Column(np.float64, "visibility to borrowers, relative")
     # identity, reach and supervision
     type_code = Column(np.int64, "index of the lender type in LENDER_TYPES")
     home_region = Column(np.int64, "home province")
     partner = Column(np.int64, "co-lending partner bank, or NO_LENDER")
     months_below = Column(np.int64, "consecutive months below the capital requirement")
+    years_below_coe = Column(np.int64, "consecutive years with ROE below the cost of equity")
+    deal_year = Column(np.int64, "last year it bought a lender")
     caught_until = Column(np.int64, "month until which an inspected breach deters overshooting")
     entry_month = Column(np.int64, "month the lender entered")
     active = Column(bool, "still in the market")
@@ -179,7 +187,7 @@ class LenderBook:
         funding_rate: np.ndarray,
         provision_rate: float,
     ) -> None:
-        """Book a month of servicing, funding and operating costs and provisions.
+        """Book a month of servicing, funding, variable and fixed operating costs and provisions.
 
         Provisions are reset to ``provision_rate`` of performing loans plus the
         unrecovered part of non-performing ones; the change is a cost.
@@ -190,9 +198,13 @@ class LenderBook:
         self.provisions -= (1.0 - recovery_rate) * flows.written_off
         funding = self.debt * funding_rate / 12.0
         opex = effective_operating_cost(self.operating_cost, self.technology) * self.loans / 12.0
+        opex = opex + self.fixed_cost * self.active / 12.0  # a lender winding down has none
         target = provision_rate * (self.loans - self.npl) + (1 - recovery_rate) * self.npl
         provision_charge = target - self.provisions
         self.provisions = target
+        with np.errstate(divide="ignore", invalid="ignore"):
+            npl_ratio = np.where(self.loans > 0, self.npl / self.loans, 0.0)
+        self.npl_ratio_trend += (npl_ratio - self.npl_ratio_trend) / 12.0
         self.cash -= funding + opex
         pnl = flows.interest - funding - opex - provision_charge
         self.equity += pnl

@@ -19,7 +19,7 @@ import numpy as np
 
 from agents.lender_book import LenderBook
 from agents.loan_table import NO_LENDER
-from sim.finance import co_lending_split, next_markup, technology_gain
+from sim.finance import co_lending_split, market_power_markup, next_markup, technology_gain
 
 if TYPE_CHECKING:
     from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
@@ -46,6 +46,10 @@ class Lender(mesa.Agent):
     mandate_appetite: ClassVar[float] = 1.0  # risk-appetite factor for mandate-segment borrowers
     state_funding_share: ClassVar[float] = 0.0  # share of the policy funding cut on all its loans
     mandate_funding_share: ClassVar[float] = 0.5  # share of the policy funding cut on mandate loans
+    relationship_noise_cut: ClassVar[float] = 0.0  # signal-noise cut on borrowers met at branches
+    thin_file_edge: ClassVar[float] = 0.0  # share of the thin-file noise penalty its models remove
+    market_funded: ClassVar[bool] = False  # funds itself in markets that price its NPLs
+    leaves_when_unprofitable: ClassVar[bool] = True  # owners exit when ROE stays below cost
 
     def __init__(self, model: mesa.Model, lender_id: int) -> None:
         super().__init__(model)
@@ -128,17 +132,52 @@ class Lender(mesa.Agent):
 
     @classmethod
     def adapt_markups(
-        cls, book: LenderBook, rows: np.ndarray, share: np.ndarray, b: BehaviourConfig
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        share: np.ndarray,
+        online_share: np.ndarray,
+        b: BehaviourConfig,
     ) -> None:
-        """Raise the markup after running out of room, cut it under competition otherwise."""
+        """Move the markup toward the margin its market power allows; up when out of room.
+
+        ``share`` is each lender's share of the lending where it lends and
+        ``online_share`` the online part of its own lending (``market_power_markup``).
+        """
+        target = market_power_markup(
+            b.rate_sensitivity, b.online_rate_sensitivity, online_share[rows], share[rows]
+        )
         book.markup[rows] = next_markup(
             book.markup[rows],
             book.capacity_bound[rows],
-            share[rows],
+            target,
             b.markup_speed,
             b.markup_floor,
             b.markup_ceiling,
         )
+
+    @classmethod
+    def decide_exit(
+        cls, book: LenderBook, rows: np.ndarray, roe: np.ndarray, exit_years: int
+    ) -> np.ndarray:
+        """January: which of ``rows`` leave because ROE stayed below the cost of equity.
+
+        ``roe`` is last year's return on equity of each of ``rows``; a lender whose
+        ROE has been below its owners' cost of equity for ``exit_years`` years in a
+        row leaves (sold if a buyer is found, else wound down).
+        """
+        below = roe < book.cost_of_equity[rows]
+        book.years_below_coe[rows] = np.where(below, book.years_below_coe[rows] + 1, 0)
+        if not cls.leaves_when_unprofitable:
+            return rows[:0]
+        return rows[book.years_below_coe[rows] >= exit_years]
+
+    @classmethod
+    def set_inclusive_push(
+        cls, book: LenderBook, rows: np.ndarray, target_growth: float, b: BehaviourConfig
+    ) -> None:
+        """Inclusive-lending targets bind only large banks (none by default)."""
+        book.business_discount[rows] = 0.0
 
 
 class CommercialBank(Lender):
@@ -146,6 +185,25 @@ class CommercialBank(Lender):
 
     lender_type = "bank"
     acquired_by = ("bank",)
+
+    @classmethod
+    def set_inclusive_push(
+        cls, book: LenderBook, rows: np.ndarray, target_growth: float, b: BehaviourConfig
+    ) -> None:
+        """Large (national) banks behind their inclusive-lending growth target cut business rates.
+
+        The gap is the target growth of small-business and farm lending minus the
+        growth achieved last year; the rate cut is ``inclusive_response`` times the
+        gap (the window guidance paired the targets with lower rates), at most the
+        bank's markup. Regional banks are not bound.
+        """
+        large = book.national[rows]
+        last = book.business_lending_last[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(last > 0, book.business_lending[rows] / last - 1.0, target_growth)
+        gap = np.maximum(target_growth - growth, 0.0) if target_growth > 0 else 0.0 * growth
+        cut = np.minimum(b.inclusive_response * gap, book.markup[rows])
+        book.business_discount[rows] = np.where(large, cut, 0.0)
 
     @classmethod
     def partner_room(
@@ -169,8 +227,7 @@ class CommercialBank(Lender):
         room = np.minimum.reduce(
             [
                 reg.co_lending_partner_cap * np.maximum(book.equity[banks], 0.0) - exposure,
-                (reg.co_lending_total_cap * book.loans[banks] - bank_total[banks])
-                / sharing[banks],
+                (reg.co_lending_total_cap * book.loans[banks] - bank_total[banks]) / sharing[banks],
                 own_room[banks] / sharing[banks],
             ]
         )
@@ -182,6 +239,9 @@ class CreditCooperative(Lender):
 
     lender_type = "credit_cooperative"
     acquired_by = ("bank", "credit_cooperative")
+    # calibration assumption: relationship lending (Petersen and Rajan 1994) cuts the
+    # signal noise on borrowers met at a branch by 30 %
+    relationship_noise_cut = 0.30
 
 
 class OnlinePlatform(Lender):
@@ -193,6 +253,9 @@ class OnlinePlatform(Lender):
     co_lends = True
     partner_type = "bank"
     acquired_by = ("online_platform", "bank")
+    # calibration assumption: payment and platform data remove half the thin-file penalty
+    thin_file_edge = 0.5
+    market_funded = True  # bank credit lines and ABS, priced on its asset quality
 
     @classmethod
     def review_licences(
@@ -250,6 +313,7 @@ class PolicyLender(Lender):
     mandate_appetite = 1.5  # calibration assumption: accepts 50 % higher risk there
     state_funding_share = 1.0  # report: policy lenders are state-funded
     mandate_funding_share = 0.0  # its whole book already gets the full cut
+    leaves_when_unprofitable = False  # a mandate, not owners' return, keeps it in the market
 
     @classmethod
     def capital_support(
@@ -265,7 +329,12 @@ class PolicyLender(Lender):
 
     @classmethod
     def adapt_markups(
-        cls, book: LenderBook, rows: np.ndarray, share: np.ndarray, b: BehaviourConfig
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        share: np.ndarray,
+        online_share: np.ndarray,
+        b: BehaviourConfig,
     ) -> None:
         """Policy lenders keep their (non-profit) markup."""
 

@@ -25,6 +25,7 @@ COLUMNS = {
     "own": np.float64,  # originator's funded fraction
     "balance": np.float64,
     "rate": np.float64,
+    "partner_rate": np.float64,  # what the co-lending partner earns on its part (= rate if none)
     "payment": np.float64,  # scheduled principal a month
     "months_left": np.int32,
     "npl_age": np.int32,  # months non-performing, 0 if performing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -28,3 +29,15 @@ def month_of_year(month: int) -> int:
 def format_month(month: int) -> str:
     """``"YYYY-MM"`` of a month index."""
     return f"{month_year(month):04d}-{month_of_year(month):02d}"
+
+
+def path_value(path: Mapping[int, float], year: int, default: float | None = None) -> float:
+    """Value of a yearly path: the latest year at or before ``year``, else the earliest.
+
+    An empty path gives ``default`` (an error when there is none).
+    """
+    if not path and default is not None:
+        return default
+    years = sorted(path)
+    earlier = [y for y in years if y <= year]
+    return float(path[earlier[-1] if earlier else years[0]])

@@ -6,7 +6,9 @@ rate and channel convenience, then tries them in order. Each lender screens on
 a noisy risk signal, prices funding + cost + expected loss + markup, at most
 the rate cap (a loan whose cost and expected loss alone exceed the cap is
 refused), sizes the loan under the caps, and lends while its monthly room
-lasts. What nobody lends is unmet demand.
+lasts. The applicant takes the first approved offer whose expected cost,
+``rate x (1 - pd)``, is within its reservation rate, else tries the next lender.
+What nobody lends is unmet demand.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Applicants:
     affinity: np.ndarray  # digital affinity this month
     need: np.ndarray  # wanted amount, CNY per real borrower
     business: np.ndarray  # bool: business loan
+    reservation: np.ndarray  # highest expected cost of credit, rate x (1 - pd), it accepts
 
 
 @dataclass
@@ -47,6 +50,9 @@ class LenderOffers:
     mandate_funding_cut: np.ndarray  # funding-cost cut on mandate-segment loans
     operating_cost: np.ndarray
     technology: np.ndarray
+    relationship: np.ndarray  # signal-noise cut on borrowers in its own regions (offline)
+    thin_file_edge: np.ndarray  # share of the thin-file noise penalty its data models remove
+    business_discount: np.ndarray  # rate cut on business loans (inclusive-lending push)
     risk_appetite: np.ndarray  # for ordinary applicants
     risk_appetite_mandate: np.ndarray  # for mandate-segment applicants
     markup: np.ndarray
@@ -56,6 +62,7 @@ class LenderOffers:
     capacity: np.ndarray  # CNY the lender can originate this month
     own_share: np.ndarray  # originator's funded share
     partner: np.ndarray  # co-funding bank, or NO_LENDER
+    partner_funding: np.ndarray  # the co-funding bank's cost of funds (0 without one)
     is_platform: np.ndarray
 
 
@@ -72,21 +79,25 @@ class Terms:
     screening_noise: float
     data_sharing_effect: float
     rate_sensitivity: float
+    online_rate_sensitivity: float  # factor on rate_sensitivity for online comparisons
     online_preference: float
     search_size: int
+    co_lending_margin: float  # a partner bank's margin over funds and expected loss
 
 
 REFUSED_RISK = 1  # the prudent PD estimate is above the lender's risk appetite
 REFUSED_RATE_CAP = 2  # the priced rate is above the rate cap
 REFUSED_LOAN_CAP = 4  # the loan-size caps leave nothing to lend
 REFUSED_CAPACITY = 8  # approved, but the lender's room for the month had run out
-UNMET_REASONS = ("rate_cap", "loan_cap", "capacity", "risk_screening", "no_lender")
+DECLINED_PRICE = 16  # approved, but the borrower would not pay the rate
+UNMET_REASONS = ("rate_cap", "loan_cap", "capacity", "priced_out", "risk_screening", "no_lender")
 """Why demand went unmet, in the order a refused applicant is attributed: the first
 reason in this order that alone stopped a lender it tried (a lender that finds the
-risk too high refuses whatever the rules, so its refusal counts as risk only);
+risk too high refuses whatever the rules, so its refusal counts as risk only;
+``priced_out``: the applicant declined an approved offer as dearer than it would pay);
 ``no_lender`` when no lender was reached. A served applicant's shortfall below its
 need is the loan-size caps'."""
-_REASON_BITS = (REFUSED_RATE_CAP, REFUSED_LOAN_CAP, REFUSED_CAPACITY, REFUSED_RISK)
+_REASON_BITS = (REFUSED_RATE_CAP, REFUSED_LOAN_CAP, REFUSED_CAPACITY, DECLINED_PRICE, REFUSED_RISK)
 
 
 def decisive(refused: np.ndarray) -> np.ndarray:
@@ -111,6 +122,7 @@ class Matches:
     own_share: np.ndarray
     amount: np.ndarray
     rate: np.ndarray
+    partner_rate: np.ndarray  # what the co-funding partner earns on its part
     online: np.ndarray
     capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
     refusals: np.ndarray  # per applicant: bit mask of the REFUSED_* reasons it met
@@ -124,6 +136,7 @@ class Matches:
             own_share=np.ones(n),
             amount=np.zeros(n),
             rate=np.zeros(n),
+            partner_rate=np.zeros(n),
             online=np.zeros(n, dtype=bool),
             capacity_bound=np.zeros(n_lenders, dtype=bool),
             refusals=np.zeros(n, dtype=np.uint8),
@@ -203,8 +216,9 @@ def _rank(
     convenience = np.where(online, app.affinity[:, None], 1.0 - app.affinity[:, None])
     # the lender terms per lender first, then gathered (the same numbers per element)
     price = -terms.rate_sensitivity * 100.0 * offers.posted_rate
+    # comparing offers online is cheaper, so borrowers weigh the rate more there
     utility = (
-        price[safe]
+        price[safe] * np.where(online, terms.online_rate_sensitivity, 1.0)
         + terms.online_preference * convenience
         + np.log(offers.brand)[safe]
         + rng.gumbel(size=cand.shape)
@@ -265,6 +279,27 @@ def _within_capacity(
     return fits
 
 
+PD_BUCKET_EDGES = np.array([0.0, 0.03, 0.06, 0.12, 0.24])
+"""Lower edges of the risk classes borrowers know themselves to be in (annual PD)."""
+
+
+def search_rows(app: Applicants, offers: LenderOffers) -> tuple[np.ndarray, np.ndarray]:
+    """Visibility rows applicants search by, and each applicant's row.
+
+    A borrower knows its own standing (past refusals, online pre-approval
+    checks), so it applies only to lenders whose risk appetite reaches its risk
+    class: one block of ``[n_regions, n_lenders]`` rows per risk class and
+    mandate flag (mandate applicants see the mandate rows and appetites).
+    """
+    n_regions = offers.visibility.shape[0]
+    base = (offers.visibility, offers.visibility_mandate)
+    appetite = (offers.risk_appetite, offers.risk_appetite_mandate)
+    rows = [base[m] * (appetite[m] >= edge) for edge in PD_BUCKET_EDGES for m in (0, 1)]
+    risk_class = np.searchsorted(PD_BUCKET_EDGES, app.pd, side="right") - 1
+    group = app.region + n_regions * (app.mandate + 2 * risk_class)
+    return np.concatenate(rows), group
+
+
 def clear(
     app: Applicants,
     offers: LenderOffers,
@@ -278,10 +313,7 @@ def clear(
     result = Matches.empty(n, n_lenders)
     if n == 0 or n_lenders == 0:
         return result
-    # mandate applicants see their own visibility rows, stacked after the others'
-    # (the draws come in the same order as sampling ordinary applicants, then mandate ones)
-    visibility = np.concatenate((offers.visibility, offers.visibility_mandate))
-    group = app.region + offers.visibility.shape[0] * app.mandate
+    visibility, group = search_rows(app, offers)
     cand = sample_candidates(visibility, group, terms.search_size, rng)
     cand, online = _rank(cand, app, offers, terms, rng)
     capacity = offers.capacity.copy()
@@ -300,7 +332,9 @@ def clear(
     lender_noise = signal_noise(
         terms.screening_noise, offers.technology, no, no, terms.data_sharing_effect
     )
-    applicant_noise = signal_noise(1.0, 0.0, app.thin_file, app.covered, terms.data_sharing_effect)
+    # the thin-file part of the noise, which a lender's data models cut by its edge
+    thin_excess = signal_noise(1.0, 0.0, app.thin_file, app.covered, terms.data_sharing_effect) - 1
+    penalty_kept = 1.0 - offers.thin_file_edge
     online_cap = np.where(app.business, terms.online_business_cap, terms.online_consumer_cap)
     personal = ~app.business
     largest = terms.single_borrower_limit * np.maximum(offers.equity, 0.0)
@@ -310,7 +344,12 @@ def clear(
             continue
         lender = cand[rows, k]
         chan = online[rows, k]
-        noise = lender_noise[lender] * applicant_noise[rows]
+        # relationship lending: a lender knows the borrowers it meets at its branches
+        noise = (
+            lender_noise[lender]
+            * (1.0 + penalty_kept[lender] * thin_excess[rows])
+            * (1.0 - offers.relationship[lender] * ~chan)
+        )
         signal = risk_signal(app.pd[rows], noise, rng.standard_normal(rows.size))
         term_of = lender + by_mandate[rows]
         appetite = appetite_of[term_of]
@@ -320,7 +359,9 @@ def clear(
         break_even = offered_rate(
             funding, offers.operating_cost[lender], signal, terms.loss_given_default, 0.0
         )
-        rate = np.minimum(break_even + offers.markup[lender], terms.rate_cap)
+        discount = offers.business_discount[lender] * app.business[rows]
+        markup = np.maximum(offers.markup[lender] - discount, 0.0)
+        rate = np.minimum(break_even + markup, terms.rate_cap)
         amount = _loan_size(
             app.need[rows],
             chan,
@@ -335,6 +376,9 @@ def clear(
             | REFUSED_RATE_CAP * (break_even > terms.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         ).astype(np.uint8)
+        # the applicant takes the offer only if its expected cost is within its reach
+        dear = (refused == 0) & (rate * (1.0 - app.pd[rows]) > app.reservation[rows])
+        refused[dear] = DECLINED_PRICE
         approved = np.flatnonzero(refused == 0)
         approved_lender = lender[approved]
         fits = _within_capacity(approved_lender, amount[approved], capacity, weight)
@@ -346,6 +390,14 @@ def clear(
         result.lender[won] = wl
         result.amount[won] = lent
         result.rate[won] = rate[ok]
+        # a partner bank funds its part at its cost of funds plus the expected loss
+        # the platform's screening shows and its margin; the platform keeps the rest
+        partner_rate = (
+            offers.partner_funding[wl]
+            + signal[ok] * terms.loss_given_default
+            + terms.co_lending_margin
+        )
+        result.partner_rate[won] = np.minimum(partner_rate, rate[ok])
         result.online[won] = chan[ok]
         capacity -= np.bincount(wl, weights=lent * weight, minlength=n_lenders)
         pending[won] = False

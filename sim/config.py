@@ -31,6 +31,8 @@ class SegmentConfig:
     term_months: int = MISSING  # contractual term
     pd_mean: float = MISSING  # mean annual probability of default
     pd_sigma: float = MISSING  # lognormal sigma of the probability of default
+    reservation_rate: float = MISSING  # median highest expected cost of credit r (1 - pd) taken
+    reservation_sigma: float = MISSING  # lognormal sigma of the reservation rate
     thin_file_share: float = MISSING  # fraction with a thin credit file
     digital_affinity: float = MISSING  # mean affinity for online channels, 0-1
     apply_rate: float = MISSING  # monthly probability that a borrower without a loan applies
@@ -63,6 +65,9 @@ class MarketConfig:
     writeoff_months: int = MISSING  # months a non-performing loan stays on book
     prepayment_rate: float = MISSING  # monthly probability of early repayment
     default_shocks: list[DefaultShock] = field(default_factory=list)
+    lpr: dict[int, float] = field(default_factory=dict)  # one-year loan prime rate by year
+    default_cycle: dict[int, float] = field(default_factory=dict)  # hazard factor by year
+    risk_need_correlation: float = MISSING  # correlation of log PD and log reservation rate
 
 
 @dataclass
@@ -72,7 +77,9 @@ class LenderTypeConfig:
     count: int = MISSING  # lenders at the start
     initial_share: float = MISSING  # share of outstanding balance at the start
     size_sigma: float = MISSING  # lognormal sigma of size within the type
-    funding_cost: float = MISSING  # annual cost of funds
+    funding_spread: float = MISSING  # annual cost of funds over the one-year LPR
+    fixed_cost_cny: float = MISSING  # yearly fixed cost per lender (licence, staff, systems), CNY
+    cost_of_equity: float = MISSING  # return on equity owners require, annual
     operating_cost: float = MISSING  # annual operating cost per unit of balance
     technology: float = MISSING  # mean risk-model technology, 0-1
     technology_spread: float = MISSING  # uniform spread around the mean
@@ -111,6 +118,8 @@ class RegulationConfig:
     financing_support: dict[int, float] = field(default_factory=dict)
     tech_subsidy: dict[int, float] = field(default_factory=dict)
     credit_data_coverage: dict[int, float] = field(default_factory=dict)
+    state_capital_budget_cny: float = MISSING  # yearly state capital for policy lenders, CNY
+    inclusive_lending_target: dict[int, float] = field(default_factory=dict)  # growth a year
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -124,7 +133,13 @@ class BehaviourConfig:
     digital_trend: float = MISSING  # yearly rise in borrowers' digital affinity
     screening_noise: float = MISSING  # sd of the log risk signal at zero technology
     data_sharing_effect: float = MISSING  # noise cut for thin files covered by shared data
-    markup_speed: float = MISSING  # monthly markup adjustment to idle capacity
+    markup_speed: float = MISSING  # monthly adjustment of markups toward the market-power margin
+    online_rate_sensitivity: float = MISSING  # factor on rate sensitivity when comparing online
+    data_discipline: float = MISSING  # default-rate cut for thin files covered by shared data
+    npl_funding_premium: float = MISSING  # funding-cost rise per unit NPL ratio, market-funded
+    exit_years: int = MISSING  # years of ROE below the cost of equity before a lender leaves
+    inclusive_response: float = MISSING  # markup cut on business loans per unit target gap
+    co_lending_margin: float = MISSING  # partner bank's margin over funds and expected loss
     markup_floor: float = MISSING  # lowest markup, annual
     markup_ceiling: float = MISSING  # highest markup, annual
     tech_investment: float = MISSING  # share of profit reinvested in technology

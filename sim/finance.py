@@ -115,23 +115,42 @@ def co_lending_split(
     return own_share, np.minimum(capacity, total)
 
 
+def market_power_markup(
+    rate_sensitivity: float,
+    online_rate_sensitivity: float,
+    online_share: np.ndarray,
+    share: np.ndarray,
+) -> np.ndarray:
+    """The profit-maximising margin of a lender in a logit demand system: 1 / (alpha (1 - s)).
+
+    ``alpha`` is the borrowers' weight on the rate (``rate_sensitivity`` per
+    percentage point, so ``100 x`` that per unit of rate), raised by
+    ``online_rate_sensitivity`` on the lender's online business; ``share`` is its
+    share of the lending where it lends (held below 0.95). Concentration raises
+    the margin, entry lowers it (the single-product logit-Bertrand first-order
+    condition; Berry 1994, Anderson, de Palma and Thisse 1992).
+    """
+    alpha = 100.0 * rate_sensitivity * (1.0 + (online_rate_sensitivity - 1.0) * online_share)
+    return 1.0 / (alpha * (1.0 - np.minimum(share, 0.95)))
+
+
 def next_markup(
     markup: np.ndarray,
     capacity_bound: np.ndarray,
-    share_of_new_lending: np.ndarray,
+    target: np.ndarray,
     speed: float,
     floor: float,
     ceiling: float,
 ) -> np.ndarray:
-    """Adaptive markup: up when capacity bound, down under competition otherwise.
+    """Markup after a month: toward the market-power ``target``, up when capacity bound.
 
-    A lender that ran out of lending room raises its markup by ``speed``; one
-    with room to spare cuts it by ``speed`` times the part of the market it
-    does not hold (a dominant lender feels less pressure to cut).
+    A lender with room to spare closes ``speed`` of the gap to its target
+    margin; one that ran out of room raises its markup by ``speed`` (it rations
+    by price). The result stays within ``[floor, ceiling]``.
     """
     up = markup * (1.0 + speed)
-    down = markup * (1.0 - speed * (1.0 - share_of_new_lending))
-    return np.clip(np.where(capacity_bound, up, down), floor, ceiling)
+    toward = markup + speed * (target - markup)
+    return np.clip(np.where(capacity_bound, up, toward), floor, ceiling)
 
 
 def technology_gain(

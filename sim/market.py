@@ -15,7 +15,7 @@ import numpy as np
 
 from agents.lenders import LENDER_CLASSES, trait, type_code
 from agents.loan_table import NO_LENDER
-from sim.calendar import month_year, parse_month
+from sim.calendar import month_year, parse_month, path_value
 from sim.clearing import (
     UNMET_REASONS,
     Applicants,
@@ -45,6 +45,9 @@ MANDATE_VISIBILITY = trait("mandate_visibility")
 MANDATE_APPETITE = trait("mandate_appetite")
 STATE_FUNDING_SHARE = trait("state_funding_share")
 MANDATE_FUNDING_SHARE = trait("mandate_funding_share")
+RELATIONSHIP_NOISE_CUT = trait("relationship_noise_cut")
+THIN_FILE_EDGE = trait("thin_file_edge")
+MARKET_FUNDED = trait("market_funded")
 
 
 class Market:
@@ -56,15 +59,41 @@ class Market:
         self.new_originated = np.zeros(n)  # CNY originated this month, by lender
         self.new_funded = np.zeros(n)  # CNY funded this month, by lender
         self.rate_x_new = np.zeros(n)  # originated x rate, by lender
+        self.new_online = np.zeros(n)  # CNY originated online this month, by lender
+        self.new_by_region = np.zeros((n, model.cfg.market.n_regions))  # CNY, lender x region
         self.rate_volume = np.zeros((len(LENDER_CLASSES), RATE_BINS))  # new CNY by type, rate
 
     # ------------------------------------------------------------- prices
     def funding_rates(self) -> np.ndarray:
-        """Each lender's cost of funds; state-funded lenders get the financing-support cut."""
+        """Each lender's cost of funds: the one-year LPR plus its spread.
+
+        Market-funded lenders pay more the more of their book is non-performing
+        (over about a year: creditors look through a month's noise); state-funded
+        lenders get the financing-support cut.
+        """
         model = self.model
-        book = model.book
-        rates = book.funding_cost - self.funding_cut() * book.per_lender(STATE_FUNDING_SHARE)
-        return np.maximum(rates, 0.0)
+        book, b = model.book, model.cfg.behaviour
+        lpr = path_value(model.cfg.market.lpr, month_year(model.month))
+        npl_ratio = book.npl_ratio_trend
+        premium = b.npl_funding_premium * npl_ratio * book.per_lender(MARKET_FUNDED)
+        cut = self.funding_cut() * book.per_lender(STATE_FUNDING_SHARE)
+        return np.maximum(lpr + book.funding_spread + premium - cut, 0.0)
+
+    def lending_shares(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each lender's share of the lending where it lends, and the online part of its own.
+
+        The local share is the lender's share in each region it lent in, averaged
+        over its lending there (a national lender's is its national share, a
+        cooperative's its share at home); zero for a lender that lent nothing.
+        """
+        by_region = self.new_by_region
+        region_total = by_region.sum(axis=0)
+        own = by_region.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = (by_region**2 / np.where(region_total > 0, region_total, 1.0)).sum(axis=1)
+            share = np.where(own > 0, local / own, 0.0)
+            online = np.where(own > 0, self.new_online / own, 0.0)
+        return share, online
 
     def funding_cut(self) -> float:
         """Funding-cost cut on policy lending at this year's financing support."""
@@ -100,7 +129,10 @@ class Market:
         months_left = np.maximum(np.ceil(remaining * term), 1).astype(np.int32)
         opex = effective_operating_cost(book.operating_cost[lender], book.technology[lender])
         lgd = 1.0 - cfg.market.recovery_rate
-        rate = book.funding_cost[lender] + opex + pop.pd[idx] * lgd + book.markup[lender]
+        coverage = model.regulator.path("credit_data_coverage", month_year(model.month))
+        pd = pop.effective_pd(idx, coverage, cfg.behaviour.data_discipline)
+        funding = self.funding_rates()[lender]
+        rate = funding + opex + pd * lgd + book.markup[lender]
         rate = np.minimum(rate, model.regulator.levers.rate_cap_apr)
         online = book.per_lender(ONLINE_ONLY)[lender] | (
             rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
@@ -113,6 +145,7 @@ class Market:
             need * remaining,
             rate,
             online,
+            pd,
             months_left,
         )
         _, funded, _ = pop.outstanding_by(book.n)
@@ -156,7 +189,7 @@ class Market:
                     else book.of_type(type_code(shock.lender_type))
                 )
                 hazard[hit] *= shock.multiplier
-        return hazard
+        return hazard * path_value(model.cfg.market.default_cycle, month_year(model.month), 1.0)
 
     def service_loans(self) -> None:
         """A month of servicing on the borrowers, booked on the lenders' balance sheets."""
@@ -207,10 +240,12 @@ class Market:
         # a co-lent loan is priced on the blended cost of funds: the partner bank funds
         # its part at its own cost
         co_lent = partner != NO_LENDER
+        partner_funding = np.zeros(n)
         if co_lent.any():
             funding = funding.copy()
             share = own_share[co_lent]
-            funding[co_lent] = share * funding[co_lent] + (1.0 - share) * funding[partner[co_lent]]
+            partner_funding[co_lent] = funding[partner[co_lent]]
+            funding[co_lent] = share * funding[co_lent] + (1.0 - share) * partner_funding[co_lent]
         opex = effective_operating_cost(book.operating_cost, book.technology)
         return LenderOffers(
             visibility=visibility.T.copy(),
@@ -222,6 +257,9 @@ class Market:
             mandate_funding_cut=self.mandate_funding_cut(),
             operating_cost=opex,
             technology=book.technology,
+            relationship=book.per_lender(RELATIONSHIP_NOISE_CUT),
+            thin_file_edge=book.per_lender(THIN_FILE_EDGE),
+            business_discount=book.business_discount,
             risk_appetite=appetite,
             risk_appetite_mandate=book.per_lender(MANDATE_APPETITE) * appetite,
             markup=book.markup,
@@ -231,6 +269,7 @@ class Market:
             capacity=capacity,
             own_share=own_share,
             partner=partner,
+            partner_funding=partner_funding,
             is_platform=book.per_lender(PLATFORM_LOAN_CAP),
         )
 
@@ -272,12 +311,13 @@ class Market:
             idx=idx,
             region=pop.region[idx],
             mandate=IS_MANDATE_SEGMENT[seg],
-            pd=pop.pd[idx],
+            pd=pop.effective_pd(idx, coverage, cfg.behaviour.data_discipline),
             thin_file=pop.thin_file[idx],
-            covered=pop.data_rank[idx] < coverage,
+            covered=pop.covered(idx, coverage),
             affinity=np.minimum(pop.affinity[idx] + cfg.behaviour.digital_trend * years, 1.0),
             need=pop.draw_need(idx, model.rng),
             business=pop.business[seg],
+            reservation=pop.reservation[idx],
         )
 
     def terms(self) -> Terms:
@@ -294,8 +334,10 @@ class Market:
             screening_noise=b.screening_noise,
             data_sharing_effect=b.data_sharing_effect,
             rate_sensitivity=b.rate_sensitivity,
+            online_rate_sensitivity=b.online_rate_sensitivity,
             online_preference=b.online_preference,
             search_size=b.search_size,
+            co_lending_margin=b.co_lending_margin,
         )
 
     def match(self, app: Applicants, offers: LenderOffers) -> Matches:
@@ -312,10 +354,31 @@ class Market:
         won_at = np.flatnonzero(m.lender != NO_LENDER)
         lender, funder, own = m.lender[won_at], m.funder[won_at], m.own_share[won_at]
         amount_won, rate_won = m.amount[won_at], m.rate[won_at]
-        pop.book(app.idx[won_at], lender, funder, own, amount_won, rate_won, m.online[won_at])
+        online_won = m.online[won_at]
+        pop.book(
+            app.idx[won_at],
+            lender,
+            funder,
+            own,
+            amount_won,
+            rate_won,
+            online_won,
+            app.pd[won_at],
+            partner_rate=m.partner_rate[won_at],
+        )
         n, w = book.n, pop.weight
         amount = amount_won * w
         self.new_originated = np.bincount(lender, weights=amount, minlength=n)
+        self.new_online = np.bincount(lender[online_won], weights=amount[online_won], minlength=n)
+        n_regions = model.cfg.market.n_regions
+        cell = lender * n_regions + app.region[won_at]
+        self.new_by_region = np.bincount(cell, weights=amount, minlength=n * n_regions).reshape(
+            n, n_regions
+        )
+        business = app.business[won_at]
+        book.business_lending += np.bincount(
+            lender[business], weights=amount[business], minlength=n
+        )
         new_funded = np.bincount(lender, weights=amount * own, minlength=n)
         partnered = funder != NO_LENDER
         new_funded += np.bincount(

@@ -99,7 +99,8 @@ class MarketModel(mesa.Model):
 
     # -------------------------------------------------------------- schedule
     def _new_year(self) -> None:
-        """January: sales of weak lenders, technology, entry, licences and partners."""
+        """January: exits and sales, technology, entry, licences, partners, inclusive push."""
+        self.regulator.review_owners_exits()
         self.regulator.sell_weak_lenders()
         subsidy = self.regulator.path("tech_subsidy", month_year(self.month))
         behaviour = self.cfg.behaviour
@@ -109,19 +110,29 @@ class MarketModel(mesa.Model):
         yearly_entrants(self)
         self.book.profit_ytd = 0.0
         self._review_licences_and_partners()
+        self._inclusive_push()
 
     def _review_licences_and_partners(self) -> None:
         levers, lenders = self.regulator.levers, self.cfg.lenders
         self._each_type(
-            lambda cls, rows: cls.review_licences(
-                self.book, rows, levers, lenders[cls.lender_type]
-            )
+            lambda cls, rows: cls.review_licences(self.book, rows, levers, lenders[cls.lender_type])
         )
         self._each_type(lambda cls, rows: cls.choose_partners(self.book, rows, self.rng))
 
     def _adapt_markups(self) -> None:
-        share, behaviour = self.market.new_lending_share(), self.cfg.behaviour
-        self._each_type(lambda cls, rows: cls.adapt_markups(self.book, rows, share, behaviour))
+        (share, online), behaviour = self.market.lending_shares(), self.cfg.behaviour
+        self._each_type(
+            lambda cls, rows: cls.adapt_markups(self.book, rows, share, online, behaviour)
+        )
+
+    def _inclusive_push(self) -> None:
+        """January: last year's business lending rolls over; banks set their inclusive push."""
+        book = self.book
+        target = self.regulator.path("inclusive_lending_target", month_year(self.month))
+        behaviour = self.cfg.behaviour
+        self._each_type(lambda cls, rows: cls.set_inclusive_push(book, rows, target, behaviour))
+        book.business_lending_last = book.business_lending
+        book.business_lending = 0.0
 
     def _each_type(self, action: TypeAction) -> None:
         """Apply a type's decision to that type's active lenders, type by type."""

@@ -12,7 +12,6 @@ Each January it also lets healthy lenders buy weak ones.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from agents.lenders import LENDER_CLASSES, LENDER_TYPES, trait
 from agents.loan_table import NO_LENDER
-from sim.calendar import month_year, parse_month
+from sim.calendar import month_year, parse_month, path_value
 from sim.config import RegulationConfig
 from sim.finance import lending_limit
 from sim.metrics import HHI_SCALE, merger_hhi_effect
@@ -36,9 +35,12 @@ MAY_ACQUIRE = np.array(
 )  # [target type, acquirer type]
 
 
-EXIT_CAUSES = ("wound_down", "acquired_failing", "acquired_weak")
-"""How a lender left: wound down when failing and nobody could buy it, bought when
-failing (capital short for too long or no equity left), bought when only weak."""
+EXIT_CAUSES = ("failed", "voluntary", "licence_lost", "acquired_failing", "acquired_distressed")
+"""How a lender left: wound down when failing (capital short too long or none left)
+and nobody bought it; wound down by its owners when its return stayed below their
+cost of equity; wound down for want of the capital its licence needs; bought when
+failing; bought when distressed (in loss, short of a capital buffer, or its owners
+leaving)."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,6 @@ def cleared_by_review(
     most ``max_rise``.
     """
     return (hhi_now + rise <= max_hhi) | (rise <= max_rise)
-
-
-def path_value(path: Mapping[int, float], year: int) -> float:
-    """Value of a yearly path: the latest year at or before ``year``, else the earliest."""
-    years = sorted(path)
-    earlier = [y for y in years if y <= year]
-    return float(path[earlier[-1] if earlier else years[0]])
 
 
 def regulation_at(base: RegulationConfig, month: int) -> RegulationConfig:
@@ -107,6 +102,7 @@ class Regulator:
         self.model = model
         self._in_force: dict[tuple[int, ...], RegulationConfig] = {}
         self.exits: list[Exit] = []  # every resolution, in order
+        self._budget_year, self.budget_left = -1, 0.0  # state capital left this year, CNY
         self.levers = self.levers_at(model.month)
 
     # ------------------------------------------------------------- levers
@@ -146,15 +142,26 @@ class Regulator:
         return lending_limit(self.model.book.equity, min_ratio, leverage)
 
     def support_state_lenders(self) -> None:
-        """The state tops up the equity of the lenders it funds, by their type's rule."""
+        """The state tops up the equity of the lenders it funds, by their type's rule.
+
+        The top-ups of a year come out of ``state_capital_budget_cny``: when they
+        would exceed what is left of it, each is scaled down in proportion.
+        """
         model = self.model
         book = model.book
+        year = month_year(model.month)
+        if year != self._budget_year:
+            self._budget_year, self.budget_left = year, self.levers.state_capital_budget_cny
         min_ratio, _ = self.requirements()
-        support = self.path("financing_support", month_year(model.month))
+        support = self.path("financing_support", year)
         injection = np.zeros(book.n)
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)
             injection[rows] = cls.capital_support(book, rows, HEALTHY_MULTIPLE * min_ratio, support)
+        wanted = float(injection.sum())
+        if wanted > self.budget_left:
+            injection *= self.budget_left / wanted
+        self.budget_left = max(self.budget_left - float(injection.sum()), 0.0)
         book.equity += injection
         book.cash += injection
 
@@ -185,10 +192,39 @@ class Regulator:
             | (book.months_below >= model.cfg.behaviour.exit_months)
         )
         for row in np.flatnonzero(failing):
-            self.resolve(int(row), failing=True)
+            self.resolve(int(row), unsold="failed")
+
+    def review_owners_exits(self) -> None:
+        """January: lenders whose owners leave (ROE below their cost of equity too long).
+
+        Each type decides (``decide_exit``); a leaving lender is put up for sale
+        with probability ``acquisition_rate`` and sold if a buyer is found, else
+        wound down.
+        """
+        model = self.model
+        book = model.book
+        opening = book.equity - book.profit_ytd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            roe = np.where(opening > 0, book.profit_ytd / opening, -1.0)
+        leaving = []
+        for cls in LENDER_CLASSES.values():
+            rows = book.rows(cls.type_code)
+            leaving.extend(cls.decide_exit(book, rows, roe[rows], model.cfg.behaviour.exit_years))
+        for row in sorted(leaving):
+            if book.active[row]:
+                sale = model.rng.random() < model.cfg.behaviour.acquisition_rate
+                self.resolve(int(row), unsold="voluntary", sale=sale)
+
+    def revoke_licence(self, row: int) -> None:
+        """A lender without the capital its licence needs: sold if a buyer is found, else closed."""
+        self.resolve(row, unsold="licence_lost")
 
     def sell_weak_lenders(self) -> None:
-        """January: each weak sellable lender finds a healthy buyer with some probability."""
+        """January: each distressed sellable lender is put up for sale with some probability.
+
+        Distressed: a loss last year, or capital below ``WEAK_MULTIPLE`` times the
+        requirement. A lender nobody bids for stays.
+        """
         if not self.levers.acquisitions_allowed:
             return
         model = self.model
@@ -199,43 +235,68 @@ class Regulator:
         )
         for row in np.flatnonzero(weak & book.per_lender(SELLABLE)):
             if book.active[row] and model.rng.random() < model.cfg.behaviour.acquisition_rate:
-                self.resolve(int(row), failing=False)
+                self.resolve(int(row), unsold=None)
 
     # ------------------------------------------------------- resolution
-    def acquirer_for(self, row: int, shares: np.ndarray) -> int | None:
-        """The largest healthy lender of a type allowed to buy ``row`` that can absorb it.
+    def bidders(self, row: int) -> np.ndarray:
+        """Lenders that may bid for ``row``, best fit first.
 
-        Candidates are tried largest first; merger review blocks a deal that would
-        take HHI (on outstanding balance) above ``merger_review_hhi`` with a rise of
-        more than ``merger_review_delta``, and the next candidate is tried.
-        ``shares`` are the lenders' shares of outstanding balance now (``_shares``).
+        A bidder is of a type allowed to buy it, healthy before and after the deal,
+        larger than the target and has not bought a lender this year. Fit is the
+        share of the target's regions the bidder is present in, plus a half for the
+        same type, plus a Gumbel draw (what the bidder sees in the deal that the
+        model does not): several bidders compete and the best fit wins.
         """
-        book = self.model.book
+        model = self.model
+        book = model.book
         min_ratio, _ = self.requirements()
+        year = month_year(model.month)
         with np.errstate(divide="ignore", invalid="ignore"):
             merged = (book.equity + book.equity[row]) / (book.loans + book.loans[row])
         ok = (
             book.active
-            & book.per_lender(MAY_ACQUIRE[self.model.lenders_by_id[row].type_code])
+            & book.per_lender(MAY_ACQUIRE[book.type_code[row]])
             & (book.capital_ratio() >= HEALTHY_MULTIPLE * min_ratio)
             & (merged >= HEALTHY_MULTIPLE * min_ratio)
             & (book.loans > book.loans[row])
+            & (book.deal_year != year)
         )
         ok[row] = False
         candidates = np.flatnonzero(ok)
         if candidates.size == 0:
+            return candidates
+        target_regions = book.presence[row]
+        overlap = (book.presence[candidates] & target_regions).sum(axis=1) / max(
+            int(target_regions.sum()), 1
+        )
+        fit = (
+            overlap
+            + 0.5 * (book.type_code[candidates] == book.type_code[row])
+            + model.rng.gumbel(size=candidates.size)
+        )
+        return candidates[np.argsort(-fit, kind="stable")]
+
+    def acquirer_for(self, row: int, shares: np.ndarray) -> int | None:
+        """The best-fitting bidder for ``row`` that merger review lets through, if any.
+
+        Merger review blocks a deal that would take HHI (on outstanding balance)
+        above ``merger_review_hhi`` with a rise of more than ``merger_review_delta``;
+        the next bidder is then tried. ``shares`` are the lenders' shares of
+        outstanding balance now (``_shares``).
+        """
+        ranked = self.bidders(row)
+        if ranked.size == 0:
             return None
-        largest_first = candidates[np.argsort(-book.loans[candidates], kind="stable")]
-        if self.levers.merger_review_hhi >= HHI_SCALE:  # review off: the largest buys
-            return int(largest_first[0])
+        if self.levers.merger_review_hhi >= HHI_SCALE:  # review off: the best fit buys
+            return int(ranked[0])
         hhi_now = HHI_SCALE * float(np.sum(shares**2))
-        rise = np.array([merger_hhi_effect(shares[a], shares[row]) for a in largest_first])
+        rise = np.array([merger_hhi_effect(shares[a], shares[row]) for a in ranked])
         passes = cleared_by_review(
             hhi_now, rise, self.levers.merger_review_hhi, self.levers.merger_review_delta
         )
         if not passes[0]:
             self.model.events["deals_blocked"] += 1  # the preferred buyer was blocked
-        return int(largest_first[np.argmax(passes)]) if passes.any() else None
+        return int(ranked[np.argmax(passes)]) if passes.any() else None
 
     def _shares(self) -> np.ndarray:
         """Each lender's share of outstanding balance (by originator)."""
@@ -243,34 +304,32 @@ class Regulator:
         total = outstanding[outstanding > 0].sum()
         return outstanding / total if total > 0 else np.zeros_like(outstanding)
 
-    def _merger(self, target: int, acquirer: int, failing: bool, shares: np.ndarray) -> Exit:
-        """The record of ``acquirer`` buying ``target``, with its static effect on HHI."""
-        model = self.model
-        effect = merger_hhi_effect(shares[acquirer], shares[target])
-        cause = "acquired_failing" if failing else "acquired_weak"
-        return Exit(model.month, target, cause, acquirer, effect)
+    def resolve(self, row: int, unsold: str | None, sale: bool = True) -> bool:
+        """Have a bidder buy ``row`` if allowed and possible, else wind it down.
 
-    def resolve(self, row: int, failing: bool) -> bool:
-        """Have a healthy lender acquire ``row`` if allowed and possible, else wind it down.
-
-        A lender that is only weak (not ``failing``) stays when nobody can buy it.
+        ``unsold`` is the exit cause when nobody buys it (``failed``, ``voluntary``,
+        ``licence_lost``); None means a lender that is only distressed, which stays
+        when nobody buys it; without ``sale`` nobody is asked. Returns whether it left.
         """
         model = self.model
         acquirer, shares = None, None
-        if self.levers.acquisitions_allowed:
+        if sale and self.levers.acquisitions_allowed:
             shares = self._shares()
             acquirer = self.acquirer_for(row, shares)
-        if acquirer is None and not failing:
+        if acquirer is None and unsold is None:
             return False
         book = model.book
         if acquirer is not None:
-            self.exits.append(self._merger(row, acquirer, failing, shares))
+            cause = "acquired_failing" if unsold == "failed" else "acquired_distressed"
+            effect = merger_hhi_effect(shares[acquirer], shares[row])
+            self.exits.append(Exit(model.month, row, cause, acquirer, effect))
             book.absorb(acquirer, row)
+            book.deal_year[acquirer] = month_year(model.month)
             model.population.transfer(row, acquirer)
             book.partner[book.partner == row] = NO_LENDER
             model.events["acquisitions"] += 1
         else:
-            self.exits.append(Exit(model.month, row, "wound_down", NO_LENDER, 0.0))
+            self.exits.append(Exit(model.month, row, unsold, NO_LENDER, 0.0))
             model.events["exits"] += 1
         book.active[row] = False
         model.lenders_by_id[row].remove()

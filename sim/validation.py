@@ -41,7 +41,12 @@ from sim.regulator import regulation_at
 
 MIN_ENTRY_CAPITAL_CNY = 5e6  # 2008 CBRC/PBoC small-loan company guidance: 5m CNY registered capital
 SCENARIO_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00-\x1f]{1,100}")
-PATH_LEVERS = ("financing_support", "tech_subsidy", "credit_data_coverage")
+PATH_LEVERS = (
+    "financing_support",
+    "tech_subsidy",
+    "credit_data_coverage",
+    "inclusive_lending_target",
+)
 TYPE_LEVERS = ("min_capital_ratio", "max_leverage")
 
 
@@ -75,6 +80,8 @@ def _market_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.term_months", seg.term_months, 1, 360, integer=True)
         out += check_range(f"{key}.pd_mean", seg.pd_mean, 0, 1, lo_open=True, hi_open=True)
         out += check_range(f"{key}.pd_sigma", seg.pd_sigma, 0, 5)
+        out += check_range(f"{key}.reservation_rate", seg.reservation_rate, 0, 10, lo_open=True)
+        out += check_range(f"{key}.reservation_sigma", seg.reservation_sigma, 0, 5)
         out += check_range(f"{key}.thin_file_share", seg.thin_file_share, 0, 1)
         out += check_range(f"{key}.digital_affinity", seg.digital_affinity, 0, 1)
         out += check_range(f"{key}.apply_rate", seg.apply_rate, 0, 1)
@@ -92,6 +99,9 @@ def _market_problems(cfg: SimConfig) -> list[str]:
             "are sized from the initial book, so at least one populated segment needs a share "
             "above 0"
         )
+    out += check_range("market.risk_need_correlation", m.risk_need_correlation, -1, 1)
+    out += _yearly_path_problems("market.lpr", m.lpr, -0.05, 1, required=True)
+    out += _yearly_path_problems("market.default_cycle", m.default_cycle, 0, 1000, required=False)
     run = _run_months(cfg)
     for i, shock in enumerate(m.default_shocks):
         key = f"market.default_shocks[{i}]"
@@ -103,6 +113,17 @@ def _market_problems(cfg: SimConfig) -> list[str]:
                 f"{key}.lender_type = {shock.lender_type!r}: allowed null or one of "
                 + ", ".join(LENDER_TYPES)
             )
+    return out
+
+
+def _yearly_path_problems(
+    key: str, path: Mapping[int, float], lo: float, hi: float, required: bool
+) -> list[str]:
+    """Problems with a path of values by year (years 1900-2200, values in ``[lo, hi]``)."""
+    out = [f"{key}: empty; give a value for at least one year"] if required and not path else []
+    for year, value in path.items():
+        out += check_range(f"{key}.{year}", year, 1900, 2200, integer=True)
+        out += check_range(f"{key}.{year}", value, lo, hi)
     return out
 
 
@@ -129,7 +150,9 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         if lt.count and is_number(lt.initial_share) and lt.initial_share == 0:
             out.append(f"{key}.initial_share = 0: must be above 0 when count is above 0")
         out += check_range(f"{key}.size_sigma", lt.size_sigma, 0, 5)
-        out += check_range(f"{key}.funding_cost", lt.funding_cost, 0, 1)
+        out += check_range(f"{key}.funding_spread", lt.funding_spread, -1, 1)
+        out += check_range(f"{key}.fixed_cost_cny", lt.fixed_cost_cny, 0, 1e13)
+        out += check_range(f"{key}.cost_of_equity", lt.cost_of_equity, 0, 1)
         out += check_range(f"{key}.operating_cost", lt.operating_cost, 0, 1)
         out += check_range(f"{key}.technology", lt.technology, 0, 1)
         out += check_range(f"{key}.technology_spread", lt.technology_spread, 0, 1)
@@ -177,6 +200,8 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
         "acquisitions_allowed": flag,
         "merger_review_hhi": rng(0, 10_000),
         "merger_review_delta": rng(0, 10_000),
+        "state_capital_budget_cny": rng(0, 1e14),
+        "inclusive_lending_target": rng(0, 10),
         "min_capital_ratio": rng(0, 1),
         "max_leverage": rng(0, 1000, lo_open=True),
         "financing_support": rng(0, 1),
@@ -296,6 +321,12 @@ def _behaviour_problems(cfg: SimConfig) -> list[str]:
     out += check_range("behaviour.exit_months", b.exit_months, 1, 120, integer=True)
     out += check_range("behaviour.funding_subsidy_max", b.funding_subsidy_max, 0, 1)
     out += check_range("behaviour.provision_rate", b.provision_rate, 0, 1)
+    out += check_range("behaviour.online_rate_sensitivity", b.online_rate_sensitivity, 0, 100)
+    out += check_range("behaviour.data_discipline", b.data_discipline, 0, 1)
+    out += check_range("behaviour.npl_funding_premium", b.npl_funding_premium, 0, 100)
+    out += check_range("behaviour.exit_years", b.exit_years, 1, 100, integer=True)
+    out += check_range("behaviour.inclusive_response", b.inclusive_response, 0, 10)
+    out += check_range("behaviour.co_lending_margin", b.co_lending_margin, 0, 1)
     return out
 
 

@@ -44,7 +44,16 @@ from scenarios.calibration_io import (
     with_values,
 )
 from scenarios.parameters import Parameter, get_value, nest
-from scenarios.targets import TOLERANCE, Targets, load_targets, mean_summary, misses, target_rows
+from scenarios.targets import (
+    PRICE_TOLERANCE,
+    TOLERANCE,
+    Targets,
+    load_targets,
+    mean_summary,
+    misses,
+    price_gaps,
+    target_rows,
+)
 from sim.config import CONF_DIR
 from sim.output.atomic import atomic_write_text
 from sim.validation import compose
@@ -66,6 +75,7 @@ WEIGHTS = {
     "type_share": 1.0,
     "served_share": 0.25,  # the report says "about"; weaker than the acceptance targets
     "hhi_rising": 1.0,
+    "price_structure": 1.0,
 }
 """Weight of each target group in the loss (each group is a mean over its points)."""
 
@@ -114,15 +124,36 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     Parameter(
         "behaviour.markup_speed",
-        0.001,
-        0.05,
-        "monthly markup adjustment under competition: sets how fast the average rate falls",
+        0.005,
+        0.10,
+        "monthly share of the gap to the market-power margin a lender closes: unobserved;"
+        " sets how fast 2024's margins move to those the market's structure supports",
     ),
     Parameter(
-        "behaviour.markup_floor",
-        0.0,
+        "behaviour.rate_sensitivity",
+        0.2,
+        1.5,
+        "borrowers' logit weight per point of rate: unobserved; it sets both the choice"
+        " between lenders and the market-power margin 1 / (alpha (1 - s))",
+    ),
+    Parameter(
+        "behaviour.online_rate_sensitivity",
+        1.0,
+        3.0,
+        "how much more online comparison weighs the rate: unobserved; with the online"
+        " share's rise it sets how fast margins fall",
+    ),
+    Parameter(
+        "lenders.bank.risk_appetite",
         0.04,
-        "the margin competition cannot push below: sets where the average rate levels off",
+        0.12,
+        "the riskiest PD a bank approves: unobserved; sets how far banks reach down-market",
+    ),
+    Parameter(
+        "lenders.online_platform.risk_appetite",
+        0.15,
+        0.60,
+        "the riskiest PD a platform approves: unobserved; sets the platforms' price level",
     ),
     Parameter(
         "lenders.credit_cooperative.brand",
@@ -158,6 +189,9 @@ def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
     a, b = targets.hhi_rising
     rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
     groups["hhi_rising"] = [(max(0.0, HHI_MARGIN - rise) / HHI_MARGIN) ** 2]
+    if "platform_rate_p75" in summary:
+        gaps = price_gaps(summary, targets).values()
+        groups["price_structure"] = [(gap / PRICE_TOLERANCE) ** 2 for gap in gaps]
     return {g: float(np.mean(v)) for g, v in groups.items()}
 
 

@@ -24,7 +24,16 @@ import numpy as np
 import pandas as pd
 
 from scenarios.parameters import set_value
-from scenarios.targets import Targets, load_targets, mean_summary, summarise, target_rows
+from scenarios.targets import (
+    PLATFORM_HIGH_RATE,
+    PLATFORM_SPREAD_MIN,
+    PRICE_YEAR,
+    Targets,
+    load_targets,
+    mean_summary,
+    summarise,
+    target_rows,
+)
 from sim.config import SimConfig
 from sim.validation import load_config
 
@@ -48,8 +57,9 @@ def _run_one(args: tuple[SimConfig, int]) -> tuple[dict[str, float], pd.DataFram
     cfg.seed = seed
     cfg.progress = False
     cfg.plots = False
-    yearly = simulate(cfg)["market_yearly"]
-    return summarise(yearly, load_targets()), yearly
+    tables = simulate(cfg)
+    yearly = tables["market_yearly"]
+    return summarise(yearly, load_targets(), tables["types_yearly"]), yearly
 
 
 class Evaluator:
@@ -91,6 +101,21 @@ def comparison_table(summaries: list[dict[str, float]], targets: Targets) -> str
         f"{'hhi ' + str(a) + ' -> ' + str(b):45s}  rising   "
         f"{mean[f'hhi_{a}']:.0f} -> {mean[f'hhi_{b}']:.0f}   {ok}"
     )
+    if "platform_rate_p75" in mean:
+        for lender_type, (low, high) in targets.price_band.items():
+            key = f"rate_{lender_type}"
+            ok = "yes" if low <= mean[key] <= high else "NO"
+            rows.append(
+                f"{key + ' ' + str(PRICE_YEAR):45s} {low:.3f}-{high:.3f} {mean[key]:8.4f}   {ok}"
+            )
+        spread = mean["rate_online_platform"] - mean["rate_bank"]
+        ok = "yes" if spread >= PLATFORM_SPREAD_MIN else "NO"
+        rows.append(
+            f"{'platform - bank rate':45s} >= {PLATFORM_SPREAD_MIN:.3f} {spread:8.4f}   {ok}"
+        )
+        p75 = mean["platform_rate_p75"]
+        ok = "yes" if p75 >= PLATFORM_HIGH_RATE else "NO"
+        rows.append(f"{'platform rate p75':45s} >= {PLATFORM_HIGH_RATE:.3f} {p75:8.4f}   {ok}")
     return "\n".join(rows)
 
 

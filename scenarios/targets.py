@@ -22,7 +22,12 @@ directly. Definitions (see ``docs/ODD.md``, "Input data"):
   / credit demand: 1,200 / 1,600 = 0.75 in 2024, 3,000 / 4,200 = 0.714 in
   2030), compared with the model's ``served_share`` (lending / demand);
 * **concentration rising**: HHI (outstanding, by originating lender) in 2030
-  above its 2024 value (the report's narrative, no figure).
+  above its 2024 value (the report's narrative, no figure);
+* **price structure** (``price_structure_2024.csv``, public PBOC and NFRA
+  figures, not the report): 2024's volume-weighted new-loan rate of each
+  lender type (``types_yearly`` ``rate``) within its band; platforms at least
+  ``PLATFORM_SPREAD_MIN`` above banks; a quarter of platforms' new volume above
+  ``PLATFORM_HIGH_RATE`` (their ``rate_p75`` at least that).
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ TOLERANCE = {
 }
 """Acceptance tolerances of the full-scale baseline; also the loss's scale."""
 
+PRICE_TOLERANCE = 0.005
+"""Scale of the price-structure penalty: half a percentage point outside a band."""
+PLATFORM_SPREAD_MIN = 0.06  # real market: a platform loan costs roughly 8-15 points more
+PLATFORM_HIGH_RATE = 0.15  # real market: much platform volume sits near the caps
+PRICE_YEAR = 2024
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -62,6 +73,7 @@ class Targets:
     type_share: dict[str, float]
     served_share: dict[int, float]
     hhi_rising: tuple[int, int] = (2024, 2030)
+    price_band: dict[str, tuple[float, float]] = field(default_factory=dict)
     source: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,6 +82,7 @@ def load_targets(data_dir: Path = DATA_DIR) -> Targets:
     traj = pd.read_csv(data_dir / "report_trajectory.csv").set_index("year")
     supply = pd.read_csv(data_dir / "report_supply_demand.csv").set_index("metric")
     types = pd.read_csv(data_dir / "report_type_shares_2023.csv").set_index("lender_type")
+    prices = pd.read_csv(data_dir / "price_structure_2024.csv").set_index("lender_type")
     first, last = int(traj.index.min()), int(traj.index.max())
     served = {}
     for column in (c for c in supply.columns if c.startswith("y")):
@@ -87,7 +100,12 @@ def load_targets(data_dir: Path = DATA_DIR) -> Targets:
         type_share={name: float(types.loc[name, "share_pct"]) / 100.0 for name in TYPE_GROUPS},
         served_share=served,
         hhi_rising=(first, last),
+        price_band={
+            str(t): (float(r.low_pct) / 100.0, float(r.high_pct) / 100.0)
+            for t, r in prices.iterrows()
+        },
         source={
+            "price_band": "price_structure_2024.csv (PBOC, NFRA, platforms' product terms)",
             "online_share": "report_trajectory.csv online_share_pct",
             "avg_rate": "report_trajectory.csv avg_loan_rate_pct",
             "lending_growth": "report_trajectory.csv market_size_100m_cny, last / first year",
@@ -98,12 +116,15 @@ def load_targets(data_dir: Path = DATA_DIR) -> Targets:
     )
 
 
-def summarise(yearly: pd.DataFrame, targets: Targets) -> dict[str, float]:
-    """The simulated counterpart of every target, from one run's ``market_yearly`` table.
+def summarise(
+    yearly: pd.DataFrame, targets: Targets, types: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """The simulated counterpart of every target, from one run's yearly tables.
 
     Keys: ``online_share_YYYY``, ``avg_rate_YYYY``, ``lending_growth``,
     ``type_share_GROUP`` (end of the first year), ``served_share_YYYY``,
-    ``hhi_FIRST`` and ``hhi_LAST``.
+    ``hhi_FIRST`` and ``hhi_LAST``; with ``types`` (``types_yearly``) also
+    ``rate_TYPE`` (``PRICE_YEAR``) and ``platform_rate_p75``.
     """
     y = yearly.set_index("year")
     out: dict[str, float] = {}
@@ -120,7 +141,24 @@ def summarise(yearly: pd.DataFrame, targets: Targets) -> dict[str, float]:
     a, b = targets.hhi_rising
     out[f"hhi_{a}"] = float(y.loc[a, "hhi"])
     out[f"hhi_{b}"] = float(y.loc[b, "hhi"])
+    if types is not None:
+        year = types[types["year"] == PRICE_YEAR].set_index("lender_type")
+        for lender_type in targets.price_band:
+            out[f"rate_{lender_type}"] = float(year.loc[lender_type, "rate"])
+        out["platform_rate_p75"] = float(year.loc["online_platform", "rate_p75"])
     return out
+
+
+def price_gaps(summary: dict[str, float], targets: Targets) -> dict[str, float]:
+    """How far each price-structure fact is missed (0 when it holds), in rate units."""
+    gaps = {}
+    for lender_type, (low, high) in targets.price_band.items():
+        rate = summary[f"rate_{lender_type}"]
+        gaps[f"rate_{lender_type}"] = max(low - rate, 0.0) + max(rate - high, 0.0)
+    spread = summary["rate_online_platform"] - summary["rate_bank"]
+    gaps["platform_bank_spread"] = max(PLATFORM_SPREAD_MIN - spread, 0.0)
+    gaps["platform_rate_p75"] = max(PLATFORM_HIGH_RATE - summary["platform_rate_p75"], 0.0)
+    return gaps
 
 
 def target_rows(targets: Targets) -> list[tuple[str, float, float]]:
@@ -162,6 +200,10 @@ def misses(summary: dict[str, float], targets: Targets, scale: float = 1.0) -> l
         out.append(
             f"hhi: {b} ({summary[f'hhi_{b}']:.0f}) not above {a} ({summary[f'hhi_{a}']:.0f})"
         )
+    if "platform_rate_p75" in summary:
+        for key, gap in price_gaps(summary, targets).items():
+            if gap > 0:
+                out.append(f"{key}: outside the price structure by {gap:.4f}")
     return out
 
 

@@ -39,6 +39,9 @@ def offers(n_lenders: int = 1, n_regions: int = 1, **values: np.ndarray) -> Lend
         "mandate_funding_cut": np.zeros(n_lenders),
         "operating_cost": np.full(n_lenders, 0.04),
         "technology": np.zeros(n_lenders),
+        "relationship": np.zeros(n_lenders),
+        "thin_file_edge": np.zeros(n_lenders),
+        "business_discount": np.zeros(n_lenders),
         "risk_appetite": np.full(n_lenders, 0.2),
         "risk_appetite_mandate": np.full(n_lenders, 0.2),
         "markup": np.full(n_lenders, 0.02),
@@ -48,6 +51,7 @@ def offers(n_lenders: int = 1, n_regions: int = 1, **values: np.ndarray) -> Lend
         "capacity": np.full(n_lenders, 1e15),
         "own_share": np.ones(n_lenders),
         "partner": np.full(n_lenders, NO_LENDER),
+        "partner_funding": np.zeros(n_lenders),
         "is_platform": np.zeros(n_lenders, dtype=bool),
     }
     fields.update(values)
@@ -66,6 +70,7 @@ def applicants(n: int = 1, **values: np.ndarray) -> Applicants:
         "affinity": np.full(n, 0.5),
         "need": np.full(n, 1000.0),
         "business": np.zeros(n, dtype=bool),
+        "reservation": np.full(n, 10.0),  # takes any offer
     }
     fields.update(values)
     return Applicants(**fields)
@@ -83,8 +88,10 @@ def terms(**values: float) -> Terms:
         "screening_noise": 0.0,
         "data_sharing_effect": 0.5,
         "rate_sensitivity": 0.5,
+        "online_rate_sensitivity": 1.0,
         "online_preference": 2.0,
         "search_size": 1,
+        "co_lending_margin": 0.01,
     }
     fields.update(values)
     return Terms(**fields)

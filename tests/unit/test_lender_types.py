@@ -362,28 +362,83 @@ def _markup_book() -> tuple[LenderBook, np.ndarray]:
     return book, share
 
 
-B = BehaviourConfig(markup_speed=0.1, markup_floor=0.01, markup_ceiling=0.08)
+B = BehaviourConfig(
+    markup_speed=0.1,
+    markup_floor=0.01,
+    markup_ceiling=0.08,
+    rate_sensitivity=0.5,
+    online_rate_sensitivity=2.0,
+)
+ONLINE = np.array([0.0, 1.0, 0.0, 0.0, 0.0])  # the second bank lends online only
 
 
 def test_markups_adapt_by_hand() -> None:
-    """Speed 0.1, floor 0.01, ceiling 0.08.
+    """Speed 0.1, floor 0.01, ceiling 0.08; target 1 / (alpha (1 - s)), alpha = 50 (x2 online).
 
     * bound, 0.05: up to 0.05 x 1.1 = 0.055;
-    * not bound, 0.05, share 0.4: 0.05 x (1 - 0.1 x 0.6) = 0.047;
+    * not bound, 0.05, share 0.4, online: target 1 / (100 x 0.6) = 1/60, so
+      0.05 + 0.1 x (1/60 - 0.05) = 0.0466667;
     * bound, 0.075: 0.0825, clipped to the ceiling 0.08;
-    * not bound, 0.0105, share 0: 0.00945, clipped to the floor 0.01;
+    * not bound, 0.0105, share 0, offline: target 1/50 = 0.02, so 0.0105 + 0.1 x 0.0095
+      = 0.01145;
     * the policy lender (row 4) is not among the rows: unchanged.
     """
     book, share = _markup_book()
-    CommercialBank.adapt_markups(book, book.rows(BANK), share, B)
-    np.testing.assert_allclose(book.markup, [0.055, 0.047, 0.08, 0.01, 0.02])
+    CommercialBank.adapt_markups(book, book.rows(BANK), share, ONLINE, B)
+    np.testing.assert_allclose(
+        book.markup, [0.055, 0.05 + 0.1 * (1 / 60 - 0.05), 0.08, 0.01145, 0.02]
+    )
 
 
 def test_policy_lender_keeps_its_markup() -> None:
     """A capacity-bound policy lender keeps its markup 0.02; the banks' rows are untouched."""
     book, share = _markup_book()
-    PolicyLender.adapt_markups(book, book.rows(POLICY), share, B)
+    PolicyLender.adapt_markups(book, book.rows(POLICY), share, ONLINE, B)
     np.testing.assert_array_equal(book.markup, [0.05, 0.05, 0.075, 0.0105, 0.02])
+
+
+def test_owners_leave_after_years_below_their_cost_of_equity() -> None:
+    """Cost of equity 0.08, two years to leave.
+
+    Row 0 earned 0.05 for a second year (counter 1 -> 2): it leaves; row 1 earned
+    0.10 (counter reset to 0); row 2 earned 0.05 for a first year (0 -> 1). A
+    policy lender below its (zero) cost never leaves, though its counter runs.
+    """
+    book = LenderBook(n_regions=1)
+    book.add(BANK, cost_of_equity=0.08, years_below_coe=1)
+    book.add(BANK, cost_of_equity=0.08, years_below_coe=1)
+    book.add(BANK, cost_of_equity=0.08)
+    book.add(POLICY, cost_of_equity=0.0, years_below_coe=5)
+    banks = book.rows(BANK)
+    leaving = CommercialBank.decide_exit(book, banks, np.array([0.05, 0.10, 0.05]), 2)
+    assert leaving.tolist() == [0]
+    assert book.years_below_coe[:3].tolist() == [2, 0, 1]
+    assert PolicyLender.decide_exit(book, book.rows(POLICY), np.array([-0.1]), 2).size == 0
+    assert book.years_below_coe[3] == 6
+
+
+def test_large_banks_behind_the_inclusive_target_cut_business_rates() -> None:
+    """Target 30 %, response 0.05: a national bank that grew 10 % cuts 0.05 x 0.2 = 0.01.
+
+    A national bank that grew 40 % has no gap; a regional bank is not bound; no
+    target (0) means no cut; the cut never exceeds the markup (0.004).
+    """
+    book = LenderBook(n_regions=2)
+    for growth, national, markup in (
+        (0.1, True, 0.03),
+        (0.4, True, 0.03),
+        (0.1, False, 0.03),
+        (0.0, True, 0.004),
+    ):
+        row = book.add(
+            BANK, business_lending=100.0 * (1 + growth), business_lending_last=100.0, markup=markup
+        )
+        book.national[row] = national
+    b = BehaviourConfig(inclusive_response=0.05)
+    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.30, b)
+    np.testing.assert_allclose(book.business_discount, [0.01, 0.0, 0.0, 0.004])
+    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.0, b)
+    np.testing.assert_array_equal(book.business_discount, [0.0, 0.0, 0.0, 0.0])
 
 
 # ------------------------------------------------------------- technology

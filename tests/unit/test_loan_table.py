@@ -22,6 +22,7 @@ def _loans(ids: list[int], own: float = 1.0) -> tuple[np.ndarray, dict]:
         "own": np.full(i.size, own),
         "balance": 100.0 * i,
         "rate": i / 100.0,
+        "partner_rate": i / 200.0,
         "payment": 10.0 * i,
         "months_left": i + 1,
         "npl_age": 0 * i,

@@ -143,6 +143,7 @@ def _month() -> tuple[Applicants, Matches, np.ndarray]:
         affinity=np.full(n, 0.5),
         need=np.array([100.0, 200.0, 300.0, 400.0]),
         business=np.array([False, True, True, False]),
+        reservation=np.full(n, 1.0),
     )
     m = Matches.empty(n, n_lenders=2)
     m.lender[:] = [0, NO_LENDER, 1, 0]
@@ -215,6 +216,7 @@ def test_tallies_of_an_empty_month() -> None:
         affinity=empty,
         need=empty,
         business=np.zeros(0, dtype=bool),
+        reservation=empty,
     )
     out = tallies(app, Matches.empty(0, 1), np.zeros(0, dtype=np.int8), 2.0)
     assert all(value == 0.0 for value in out.values())

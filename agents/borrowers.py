@@ -32,6 +32,8 @@ class ServicingFlows:
     new_npl: np.ndarray  # balance turning non-performing, by funder share
     written_off: np.ndarray  # non-performing balance written off, by funder share
     matured: int  # loans closed this month (repaid or written off)
+    defaulted: np.ndarray  # balance defaulting this month, by originator (whole loans)
+    expected_defaults: np.ndarray  # what the originators' own PD estimates expected
 
 
 class FunderSplit:
@@ -193,11 +195,13 @@ class BorrowerPopulation:
         pd: np.ndarray,
         months_left: np.ndarray | None = None,
         partner_rate: np.ndarray | None = None,
+        priced_pd: np.ndarray | None = None,
     ) -> None:
         """Record new loans for borrowers ``idx`` (distinct), defaulting at annual ``pd``.
 
         ``partner_rate`` is the rate a co-lending partner earns on its part (the
         loan's rate by default); the originator keeps the rest of the interest.
+        ``priced_pd`` is the PD the originator priced (the true one by default).
         """
         replaced = idx[self.lender[idx] != NO_LENDER]
         if replaced.size:  # a borrower's loan replaced by a new one
@@ -227,6 +231,7 @@ class BorrowerPopulation:
                 "months_left": sorted_(left),
                 "npl_age": 0,
                 "hazard": monthly_hazard(sorted_(pd)),
+                "priced_pd": sorted_(pd if priced_pd is None else priced_pd),
             },
         )
 
@@ -297,6 +302,16 @@ class BorrowerPopulation:
         new_npl = self._split(
             lender[default_pos], funder[default_pos], own[default_pos], bal[default_pos], n_lenders
         )
+        # what each originator's pricing expected of its performing loans, and what came
+        expected = _take(bal, perf_pos) * monthly_hazard(_take(t.priced_pd, perf_pos))
+        expected_defaults = (
+            np.bincount(_take(lender, perf_pos), weights=expected, minlength=n_lenders)
+            * self.weight
+        )
+        defaulted = (
+            np.bincount(lender[default_pos], weights=bal[default_pos], minlength=n_lenders)
+            * self.weight
+        )
 
         # the paying loans (performing, not defaulting now) over the whole table, with
         # zero amounts on the others: adding 0.0 leaves every per-lender sum unchanged
@@ -318,7 +333,13 @@ class BorrowerPopulation:
         self._close(due_pos)
         self._close(repaid_pos)
         return ServicingFlows(
-            interest, principal, new_npl, written_off, due_pos.size + repaid_pos.size
+            interest,
+            principal,
+            new_npl,
+            written_off,
+            due_pos.size + repaid_pos.size,
+            defaulted,
+            expected_defaults,
         )
 
     def _interest(

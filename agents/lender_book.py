@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from agents.borrowers import ServicingFlows
 
 
+LOSS_MEMORY_MONTHS = 24  # calibration assumption: lenders weigh about two years of defaults
+LOSS_PRIOR = 0.01  # calibration assumption: credibility of one year at a 1 % default rate
+LOSS_FACTOR_RANGE = (0.5, 3.0)  # calibration assumption: bounds on the learnt correction
+
+
 class Column:
     """A column of the book: storage grows with the book, reads give the live rows."""
 
@@ -64,6 +69,8 @@ class LenderBook:
     equity = Column(np.float64, "equity capital, CNY")
     npl = Column(np.float64, "non-performing part of loans, CNY")
     npl_ratio_trend = Column(np.float64, "NPL ratio smoothed over about a year")
+    defaults_seen = Column(np.float64, "defaulted balance, decayed over about two years, CNY")
+    defaults_expected = Column(np.float64, "what its PD estimates expected of it, likewise")
     profit_ytd = Column(np.float64, "profit since January, CNY")
     # costs, technology and conduct
     funding_spread = Column(np.float64, "annual cost of funds over the one-year LPR")
@@ -205,10 +212,26 @@ class LenderBook:
         with np.errstate(divide="ignore", invalid="ignore"):
             npl_ratio = np.where(self.loans > 0, self.npl / self.loans, 0.0)
         self.npl_ratio_trend += (npl_ratio - self.npl_ratio_trend) / 12.0
+        decay = 1.0 - 1.0 / LOSS_MEMORY_MONTHS
+        self.defaults_seen = decay * self.defaults_seen + flows.defaulted
+        self.defaults_expected = decay * self.defaults_expected + flows.expected_defaults
         self.cash -= funding + opex
         pnl = flows.interest - funding - opex - provision_charge
         self.equity += pnl
         self.profit_ytd += pnl
+
+    def loss_factor(self) -> np.ndarray:
+        """What each lender has learnt of its PD estimates: defaults seen / expected.
+
+        Experience rating of its own book: a lender whose borrowers default more
+        than it priced (adverse selection, a shock) scales its estimates up. The
+        ratio is shrunk toward 1 by ``LOSS_PRIOR`` of the book (credibility) and
+        kept within ``LOSS_FACTOR_RANGE``.
+        """
+        prior = LOSS_PRIOR * np.maximum(self.loans, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (self.defaults_seen + prior) / (self.defaults_expected + prior)
+        return np.clip(np.nan_to_num(ratio, nan=1.0), *LOSS_FACTOR_RANGE)
 
     def rebalance_funding(self, liquidity_ratio: float) -> None:
         """Borrow to refill cash to ``liquidity_ratio`` x loans; repay debt from cash above that."""

@@ -73,9 +73,19 @@ class Lender(mesa.Agent):
     # ------------------------------------------------------------- yearly
     @classmethod
     def review_licences(
-        cls, book: LenderBook, rows: np.ndarray, reg: RegulationConfig, lt: LenderTypeConfig
-    ) -> None:
-        """Adjust where the lenders may lend under their licences (no licence limit by default)."""
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        reg: RegulationConfig,
+        lt: LenderTypeConfig,
+        enforce: bool = True,
+    ) -> np.ndarray:
+        """Adjust where the lenders may lend under their licences; return those that lose one.
+
+        No licence limit by default. Without ``enforce`` (the lenders of the start
+        month, licensed under the rules before) only the reach is set.
+        """
+        return rows[:0]
 
     @classmethod
     def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
@@ -213,13 +223,17 @@ class CommercialBank(Lender):
         exposure: np.ndarray,
         own_room: np.ndarray,
         reg: RegulationConfig,
+        platforms: np.ndarray,
     ) -> np.ndarray:
         """Co-funding each bank offers the platform partnered with it (one entry per platform).
 
-        ``banks`` is the partner of each co-lending platform and ``exposure`` what
-        the bank already funds for it. Within the single-partner cap (a multiple of
-        the bank's equity) and the total cap (a share of its loans), the bank's own
-        lending room and total cap are shared equally among its platforms.
+        ``banks`` is the partner of each co-lending platform (``platforms``) and
+        ``exposure`` what the bank already funds for it. Within the single-partner
+        cap (a multiple of the bank's equity) and the total cap (a share of its
+        loans), the bank's own lending room and total cap are shared equally among
+        its platforms. Under local-only rules a regional bank funds only the
+        platform's lending in its own regions: its room shrinks to the share of the
+        platform's regions it is present in.
         """
         n = book.n
         bank_total = np.bincount(banks, weights=exposure, minlength=n)
@@ -231,6 +245,11 @@ class CommercialBank(Lender):
                 own_room[banks] / sharing[banks],
             ]
         )
+        if reg.local_only_lending:
+            platform_regions = book.presence[platforms]
+            common = (book.presence[banks] & platform_regions).sum(axis=1)
+            reach = common / np.maximum(platform_regions.sum(axis=1), 1)
+            room = room * np.where(book.national[banks], 1.0, reach)
         return np.where(book.active[banks], room, 0.0)
 
 
@@ -259,13 +278,32 @@ class OnlinePlatform(Lender):
 
     @classmethod
     def review_licences(
-        cls, book: LenderBook, rows: np.ndarray, reg: RegulationConfig, lt: LenderTypeConfig
-    ) -> None:
-        """A platform lends across provinces only with the cross-province capital."""
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        reg: RegulationConfig,
+        lt: LenderTypeConfig,
+        enforce: bool = True,
+    ) -> np.ndarray:
+        """The licence rules, for incumbents too where the rules say so.
+
+        Where ``licence_capital_binds_incumbents``, a platform short of the
+        registered capital an online lender needs raises it if its owners still
+        earn their cost of equity (no year below it), else it loses its licence
+        (returned). It lends across provinces only with the
+        cross-province capital, else it shrinks to its home province.
+        """
+        binding = enforce and reg.licence_capital_binds_incumbents
+        short = binding & (book.equity[rows] < reg.online_entry_capital_cny)
+        raising = rows[short & (book.years_below_coe[rows] == 0)]
+        gap = reg.online_entry_capital_cny - book.equity[raising]
+        book.equity[raising] += gap
+        book.cash[raising] += gap
         for row in rows:
             national = book.equity[row] >= reg.cross_province_capital_cny
             if national != book.national[row]:
                 book.set_presence(int(row), bool(national), lt.regions_served)
+        return rows[short & (book.years_below_coe[rows] > 0)]
 
     @classmethod
     def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:

@@ -30,6 +30,7 @@ COLUMNS = {
     "months_left": np.int32,
     "npl_age": np.int32,  # months non-performing, 0 if performing
     "hazard": np.float64,  # the borrower's monthly default probability
+    "priced_pd": np.float64,  # the annual PD the originator priced the loan at
 }
 
 

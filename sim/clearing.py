@@ -53,6 +53,7 @@ class LenderOffers:
     relationship: np.ndarray  # signal-noise cut on borrowers in its own regions (offline)
     thin_file_edge: np.ndarray  # share of the thin-file noise penalty its data models remove
     business_discount: np.ndarray  # rate cut on business loans (inclusive-lending push)
+    loss_factor: np.ndarray  # what the lender learnt of its PD estimates (experience rating)
     risk_appetite: np.ndarray  # for ordinary applicants
     risk_appetite_mandate: np.ndarray  # for mandate-segment applicants
     markup: np.ndarray
@@ -123,6 +124,7 @@ class Matches:
     amount: np.ndarray
     rate: np.ndarray
     partner_rate: np.ndarray  # what the co-funding partner earns on its part
+    priced_pd: np.ndarray  # the PD the lender priced the loan at
     online: np.ndarray
     capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
     refusals: np.ndarray  # per applicant: bit mask of the REFUSED_* reasons it met
@@ -137,6 +139,7 @@ class Matches:
             amount=np.zeros(n),
             rate=np.zeros(n),
             partner_rate=np.zeros(n),
+            priced_pd=np.zeros(n),
             online=np.zeros(n, dtype=bool),
             capacity_bound=np.zeros(n_lenders, dtype=bool),
             refusals=np.zeros(n, dtype=np.uint8),
@@ -351,6 +354,7 @@ def clear(
             * (1.0 - offers.relationship[lender] * ~chan)
         )
         signal = risk_signal(app.pd[rows], noise, rng.standard_normal(rows.size))
+        signal = np.minimum(signal * offers.loss_factor[lender], 1.0)
         term_of = lender + by_mandate[rows]
         appetite = appetite_of[term_of]
         funding = funding_of[term_of]
@@ -398,6 +402,7 @@ def clear(
             + terms.co_lending_margin
         )
         result.partner_rate[won] = np.minimum(partner_rate, rate[ok])
+        result.priced_pd[won] = signal[ok]
         result.online[won] = chan[ok]
         capacity -= np.bincount(wl, weights=lent * weight, minlength=n_lenders)
         pending[won] = False

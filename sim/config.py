@@ -109,6 +109,7 @@ class RegulationConfig:
     single_borrower_limit: float = MISSING
     online_entry_capital_cny: float = MISSING
     cross_province_capital_cny: float = MISSING
+    licence_capital_binds_incumbents: bool = MISSING  # incumbents too must hold the capital
     local_only_lending: bool = MISSING
     inspection_probability: float = MISSING
     inspection_penalty: float = MISSING

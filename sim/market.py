@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from sim.model import MarketModel
 
 LIQUIDITY_RATIO = 0.05  # calibration assumption: cash held against loans
-POTENTIAL_VISIBILITY = 0.25  # visibility floor: a quarter of the book the rules allow
 MANDATE_SEGMENTS = sorted(
     {SEGMENTS.index(s) for cls in LENDER_CLASSES.values() for s in cls.mandate_segments}
 )
@@ -233,7 +232,10 @@ class Market:
         reach_beyond = (~online_only & (not reg.local_only_lending)) * book.online_capability
         present = book.presence
         reach = np.where(present, 1.0, reach_beyond[:, None])
-        size = np.maximum(originated, POTENTIAL_VISIBILITY * limit) * active * (capacity > 0)
+        # a lender's reach (branches, marketing, partner channels) scales with the book
+        # its capital supports, not with this month's book: a lender that lost some
+        # loans by chance is not less visible for it
+        size = limit / own_share * active * (capacity > 0)
         per_region = size / np.maximum(reach.sum(axis=1), 1e-12)
         visibility = (book.brand * per_region)[:, None] * reach
         funding = self.funding_rates()
@@ -260,6 +262,7 @@ class Market:
             relationship=book.per_lender(RELATIONSHIP_NOISE_CUT),
             thin_file_edge=book.per_lender(THIN_FILE_EDGE),
             business_discount=book.business_discount,
+            loss_factor=book.loss_factor(),
             risk_appetite=appetite,
             risk_appetite_mandate=book.per_lender(MANDATE_APPETITE) * appetite,
             markup=book.markup,
@@ -295,9 +298,34 @@ class Market:
                 continue
             banks = book.partner[rows]
             partner_cls = LENDER_CLASSES[cls.partner_type]
-            room = partner_cls.partner_room(book, banks, exposure[rows], own_room, reg)
+            room = partner_cls.partner_room(book, banks, exposure[rows], own_room, reg, rows)
             own_share[rows], capacity[rows] = cls.co_lending_terms(own_room[rows], room, reg)
         return own_share, capacity, originated
+
+    def enforce_own_share(self) -> None:
+        """Existing co-lent loans too must meet the minimum own share: originators buy the gap.
+
+        Where a co-lent loan's originator funds less than
+        ``co_lending_min_own_share`` (after the rule is raised), the originator takes
+        over the missing part from its partner bank, paying it in cash.
+        """
+        model = self.model
+        minimum = model.regulator.levers.co_lending_min_own_share
+        t = model.population.loans
+        short = np.flatnonzero((t.own < minimum) & (t.funder != NO_LENDER))
+        if short.size == 0:
+            return
+        book, n = model.book, model.book.n
+        amount = t.balance[short] * (minimum - t.own[short]) * model.population.weight
+        bad = t.npl_age[short] > 0
+        moved = np.bincount(t.lender[short], weights=amount, minlength=n)
+        moved_npl = np.bincount(t.lender[short][bad], weights=amount[bad], minlength=n)
+        back = np.bincount(t.funder[short], weights=amount, minlength=n)
+        back_npl = np.bincount(t.funder[short][bad], weights=amount[bad], minlength=n)
+        book.loans += moved - back
+        book.npl += moved_npl - back_npl
+        book.cash += back - moved
+        t.own[short] = minimum
 
     def applicants(self) -> Applicants:
         """Borrowers applying this month, with what lenders see of them."""
@@ -365,6 +393,7 @@ class Market:
             online_won,
             app.pd[won_at],
             partner_rate=m.partner_rate[won_at],
+            priced_pd=m.priced_pd[won_at],
         )
         n, w = book.n, pop.weight
         amount = amount_won * w

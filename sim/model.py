@@ -66,7 +66,7 @@ class MarketModel(mesa.Model):
         self.lenders_by_id: dict[int, Lender] = {}
         self.market = self.market_class(self)
         self.market.book_initial_loans(initial_lenders(self))
-        self._review_licences_and_partners()
+        self._review_licences_and_partners(enforce=False)  # licensed at the start
         self.recorder.record_opening(self)
         self.diagnostics = RunDiagnostics(self)  # logs warnings about extreme markets
 
@@ -78,6 +78,7 @@ class MarketModel(mesa.Model):
         if month_of_year(self.month) == 1 and self.month != self.start:
             self._new_year()
         self.market.service_loans()
+        self.market.enforce_own_share()
         self.regulator.support_state_lenders()
         self.regulator.inspect(self.regulator.lending_limits())
         self.regulator.check_capital()
@@ -112,11 +113,17 @@ class MarketModel(mesa.Model):
         self._review_licences_and_partners()
         self._inclusive_push()
 
-    def _review_licences_and_partners(self) -> None:
+    def _review_licences_and_partners(self, enforce: bool = True) -> None:
+        """Licence review (lenders losing a licence leave, unless ``enforce`` is off), partners."""
         levers, lenders = self.regulator.levers, self.cfg.lenders
+        revoked: list[int] = []
         self._each_type(
-            lambda cls, rows: cls.review_licences(self.book, rows, levers, lenders[cls.lender_type])
+            lambda cls, rows: revoked.extend(
+                cls.review_licences(self.book, rows, levers, lenders[cls.lender_type], enforce)
+            )
         )
+        for row in sorted(revoked):
+            self.regulator.revoke_licence(int(row))
         self._each_type(lambda cls, rows: cls.choose_partners(self.book, rows, self.rng))
 
     def _adapt_markups(self) -> None:

@@ -195,6 +195,7 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
         "online_entry_capital_cny": rng(MIN_ENTRY_CAPITAL_CNY, 1e13),
         "cross_province_capital_cny": rng(MIN_ENTRY_CAPITAL_CNY, 1e13),
         "local_only_lending": flag,
+        "licence_capital_binds_incumbents": flag,
         "inspection_probability": rng(0, 1),
         "inspection_penalty": rng(0, 1),
         "acquisitions_allowed": flag,

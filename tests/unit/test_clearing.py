@@ -42,6 +42,7 @@ def offers(n_lenders: int = 1, n_regions: int = 1, **values: np.ndarray) -> Lend
         "relationship": np.zeros(n_lenders),
         "thin_file_edge": np.zeros(n_lenders),
         "business_discount": np.zeros(n_lenders),
+        "loss_factor": np.ones(n_lenders),
         "risk_appetite": np.full(n_lenders, 0.2),
         "risk_appetite_mandate": np.full(n_lenders, 0.2),
         "markup": np.full(n_lenders, 0.02),

@@ -28,6 +28,7 @@ ENTRY_CAPITAL_REFERENCE = 1e9  # entry rates are calibrated at the 2020 draft's 
 ENTRY_CAPITAL_ELASTICITY = 0.5  # calibration assumption: entrants ~ (reference / capital)^0.5
 ENTRY_PROFIT_RESPONSE = 10.0  # calibration assumption: entry rate x (1 + 10 x the type's ROE)
 ENTRY_RESPONSE_MAX = 3.0  # at most three times the normal entry rate
+CAPITAL_BUFFER = 2.0  # calibration assumption: owners keep twice the required capital, pay out the rest
 
 
 class Lender(mesa.Agent):
@@ -165,6 +166,21 @@ class Lender(mesa.Agent):
             b.markup_floor,
             b.markup_ceiling,
         )
+
+    @classmethod
+    def pay_out_excess_capital(
+        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray
+    ) -> np.ndarray:
+        """January: pay out equity above ``CAPITAL_BUFFER`` times the requirement on its loans.
+
+        Owners take back capital the business does not use (dividends, buy-backs),
+        keeping a buffer to grow on; returns what each of ``rows`` paid.
+        """
+        keep = CAPITAL_BUFFER * min_ratio[rows] * np.maximum(book.loans[rows], 0.0)
+        paid = np.maximum(book.equity[rows] - keep, 0.0) * (book.loans[rows] > 0)
+        book.equity[rows] -= paid
+        book.cash[rows] -= paid
+        return paid
 
     @classmethod
     def decide_exit(
@@ -352,6 +368,13 @@ class PolicyLender(Lender):
     state_funding_share = 1.0  # report: policy lenders are state-funded
     mandate_funding_share = 0.0  # its whole book already gets the full cut
     leaves_when_unprofitable = False  # a mandate, not owners' return, keeps it in the market
+
+    @classmethod
+    def pay_out_excess_capital(
+        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray
+    ) -> np.ndarray:
+        """State capital stays in a policy lender."""
+        return np.zeros(rows.size)
 
     @classmethod
     def capital_support(

@@ -195,17 +195,21 @@ class Regulator:
             self.resolve(int(row), unsold="failed")
 
     def review_owners_exits(self) -> None:
-        """January: lenders whose owners leave (ROE below their cost of equity too long).
+        """January: owners take out unused capital, and leave when ROE stays below its cost.
 
-        Each type decides (``decide_exit``); a leaving lender is put up for sale
+        Each type pays out (``pay_out_excess_capital``), then judges last year's
+        profit on the capital kept and decides (``decide_exit``); a leaving lender is put up for sale
         with probability ``acquisition_rate`` and sold if a buyer is found, else
         wound down.
         """
         model = self.model
         book = model.book
-        opening = book.equity - book.profit_ytd
-        with np.errstate(divide="ignore", invalid="ignore"):
-            roe = np.where(opening > 0, book.profit_ytd / opening, -1.0)
+        min_ratio, _ = self.requirements()
+        for cls in LENDER_CLASSES.values():
+            rows = book.rows(cls.type_code)
+            cls.pay_out_excess_capital(book, rows, min_ratio)
+        with np.errstate(divide="ignore", invalid="ignore"):  # on the capital kept
+            roe = np.where(book.equity > 0, book.profit_ytd / book.equity, -1.0)
         leaving = []
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)

@@ -163,7 +163,7 @@ def check_lender_tables(lenders: pd.DataFrame, types: pd.DataFrame, yearly: pd.D
     _nan_exactly_when(lenders, "rate", lenders["new_lending"] <= 0, "lenders_yearly")
     for column in ("npl_ratio", "capital_ratio"):
         _nan_exactly_when(lenders, column, lenders["funded"] <= 0, "lenders_yearly")
-    bought = lenders["exit_cause"].isin(["acquired_failing", "acquired_weak"])
+    bought = lenders["exit_cause"].isin(["acquired_failing", "acquired_distressed"])
     _nan_exactly_when(lenders, "acquirer", ~bought, "lenders_yearly")
     ratios = ("rate", "npl_ratio", "capital_ratio", "acquirer")
     others = [c for c in numeric.columns if c not in ratios]

@@ -122,7 +122,8 @@ def test_rate_cap_below_every_break_even_stops_lending(caplog):
         "behaviour.funding_subsidy_max=0.01",
     )
     lowest = min(
-        lt.funding_cost
+        cfg.market.lpr[2024]
+        + lt.funding_spread
         - cfg.behaviour.funding_subsidy_max
         + (1 - TECH_OPEX_CUT) * lt.operating_cost
         + min(cfg.behaviour.markup_floor, lt.markup)

@@ -123,7 +123,7 @@ def valid_configs(draw: st.DrawFn) -> SimConfig:
         lt.count = counts[t]
         lt.initial_share = weights[t] / total
         lt.size_sigma = draw(_unit(0.0, 2.0))
-        lt.funding_cost = draw(_unit(0.0, 0.1))
+        lt.funding_spread = draw(_unit(-0.03, 0.07))
         lt.operating_cost = draw(_unit(0.0, 0.05))
         lt.technology = draw(_unit())
         lt.technology_spread = draw(_unit(0.0, 0.3))

@@ -213,6 +213,8 @@ FLOWS = ServicingFlows(
     new_npl=np.array([30.0]),
     written_off=np.array([40.0]),
     matured=3,
+    defaulted=np.array([30.0]),
+    expected_defaults=np.array([20.0]),
 )
 
 
@@ -260,7 +262,7 @@ def test_book_servicing_quiet_month_only_costs() -> None:
         0, cash=24.0, loans=1200.0, provisions=24.0, debt=600.0, equity=600.0, operating_cost=0.05
     )
     zero = np.zeros(1)
-    flows = ServicingFlows(zero, zero, zero, zero, matured=0)
+    flows = ServicingFlows(zero, zero, zero, zero, 0, zero, zero)
     book.book_servicing(
         flows, recovery_rate=0.4, funding_rate=np.array([0.12]), provision_rate=0.02
     )

@@ -96,7 +96,11 @@ def test_platform_national_exactly_at_the_cross_province_capital() -> None:
 
     Four regions; the regional lenders serve one region (their home one).
     """
-    reg = RegulationConfig(cross_province_capital_cny=5e9)
+    reg = RegulationConfig(
+        cross_province_capital_cny=5e9,
+        online_entry_capital_cny=1e9,
+        licence_capital_binds_incumbents=False,
+    )
     lt = LenderTypeConfig(regions_served=1)
     book = LenderBook(n_regions=4)
     up = book.add(PLATFORM, equity=5e9, home_region=1)
@@ -193,7 +197,9 @@ def test_bank_partner_room_by_hand() -> None:
       min(250, 5000, 90) = 90;
     * bank 2 is inactive: 0.
     """
-    reg = RegulationConfig(co_lending_partner_cap=0.25, co_lending_total_cap=0.5)
+    reg = RegulationConfig(
+        co_lending_partner_cap=0.25, co_lending_total_cap=0.5, local_only_lending=False
+    )
     book = LenderBook(n_regions=1)
     book.add(BANK, equity=1000.0, loans=1000.0)
     book.add(BANK, equity=1000.0, loans=10000.0)
@@ -203,18 +209,20 @@ def test_bank_partner_room_by_hand() -> None:
     banks = np.array([0, 0, 1, 2])
     exposure = np.array([10.0, 30.0, 0.0, 0.0])
     own_room = np.array([2000.0, 90.0, 500.0, 0.0, 0.0, 0.0, 0.0])
-    room = CommercialBank.partner_room(book, banks, exposure, own_room, reg)
+    room = CommercialBank.partner_room(book, banks, exposure, own_room, reg, np.arange(3, 7))
     np.testing.assert_allclose(room, [230.0, 220.0, 90.0, 0.0])
 
 
 def test_bank_partner_room_with_negative_equity() -> None:
     """A bank with negative equity counts as zero under the partner cap: 0 - 5 = -5."""
-    reg = RegulationConfig(co_lending_partner_cap=0.25, co_lending_total_cap=0.5)
+    reg = RegulationConfig(
+        co_lending_partner_cap=0.25, co_lending_total_cap=0.5, local_only_lending=False
+    )
     book = LenderBook(n_regions=1)
     book.add(BANK, equity=-100.0, loans=1000.0)
     book.add(PLATFORM)
     room = CommercialBank.partner_room(
-        book, np.array([0]), np.array([5.0]), np.array([100.0, 0.0]), reg
+        book, np.array([0]), np.array([5.0]), np.array([100.0, 0.0]), reg, np.array([1])
     )
     np.testing.assert_allclose(room, [-5.0])
 
@@ -518,3 +526,53 @@ def test_technology_follows_the_closed_form() -> None:
     np.testing.assert_allclose(book.technology[:2], expected)
     assert book.technology[2] == 0.9
     assert book.cash[1] == pytest.approx(5e9 - 3e9 * 0.8)
+
+
+def test_local_only_rules_confine_a_regional_bank_to_its_regions() -> None:
+    """A regional bank in 1 of the platform's 4 regions funds a quarter of its room there.
+
+    Room without the rule: min(0.25 x 1000 - 0, (0.5 x 1000 - 0) / 1, 400) = 250;
+    under local-only rules 250 x 1/4 = 62.5; a national bank keeps 250.
+    """
+    book = LenderBook(n_regions=4)
+    regional = book.add(BANK, equity=1000.0, loans=1000.0)
+    national = book.add(BANK, equity=1000.0, loans=1000.0)
+    platforms = np.array([book.add(PLATFORM), book.add(PLATFORM)])
+    book.set_presence(regional, False, 1)
+    book.set_presence(national, True, 4)
+    for p in platforms:
+        book.set_presence(int(p), True, 4)
+    own_room = np.array([400.0, 400.0, 0.0, 0.0])
+    for local, expected in ((False, [250.0, 250.0]), (True, [62.5, 250.0])):
+        reg = RegulationConfig(
+            co_lending_partner_cap=0.25, co_lending_total_cap=0.5, local_only_lending=local
+        )
+        room = CommercialBank.partner_room(
+            book, np.array([regional, national]), np.zeros(2), own_room, reg, platforms
+        )
+        np.testing.assert_allclose(room, expected)
+
+
+def test_incumbents_short_of_licence_capital_raise_it_or_lose_the_licence() -> None:
+    """Entry capital 1bn binding on incumbents: equity 0.6bn earning its cost raises 0.4bn.
+
+    A platform at 0.6bn with a year below its cost of equity loses its licence; one at
+    1.2bn is untouched; with the rule off for incumbents nobody is touched.
+    """
+    book = LenderBook(n_regions=1)
+    raises = book.add(PLATFORM, equity=6e8, cash=0.0)
+    leaves = book.add(PLATFORM, equity=6e8, years_below_coe=1)
+    fine = book.add(PLATFORM, equity=1.2e9)
+    lt = LenderTypeConfig(regions_served=1)
+    for binding in (False, True):
+        reg = RegulationConfig(
+            cross_province_capital_cny=5e9,
+            online_entry_capital_cny=1e9,
+            licence_capital_binds_incumbents=binding,
+        )
+        lost = OnlinePlatform.review_licences(book, book.rows(PLATFORM), reg, lt)
+        if not binding:
+            assert lost.size == 0 and book.equity[raises] == 6e8
+    assert lost.tolist() == [leaves]
+    assert book.equity[raises] == 1e9 and book.cash[raises] == 4e8
+    assert book.equity[fine] == 1.2e9

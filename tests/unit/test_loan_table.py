@@ -27,6 +27,7 @@ def _loans(ids: list[int], own: float = 1.0) -> tuple[np.ndarray, dict]:
         "months_left": i + 1,
         "npl_age": 0 * i,
         "hazard": i / 1000.0,
+        "priced_pd": i / 500.0,
     }
 
 

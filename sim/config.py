@@ -89,6 +89,7 @@ class LenderTypeConfig:
     risk_appetite: float = MISSING  # highest annual PD it approves
     markup: float = MISSING  # initial markup over costs, annual
     capital_ratio: float = MISSING  # initial equity / loans
+    initial_own_share: float = MISSING  # funded share of a co-lender's loans at the start
     entry_rate: float = MISSING  # expected entrants per year at normal profitability
     brand: float = MISSING  # visibility to borrowers, relative
 

@@ -130,25 +130,61 @@ class Market:
         lgd = 1.0 - cfg.market.recovery_rate
         coverage = model.regulator.path("credit_data_coverage", month_year(model.month))
         pd = pop.effective_pd(idx, coverage, cfg.behaviour.data_discipline)
-        funding = self.funding_rates()[lender]
-        rate = funding + opex + pd * lgd + book.markup[lender]
+        own_share = self._initial_partners(weights)
+        funding_of = self.funding_rates()
+        partner = book.partner
+        blended = np.where(
+            own_share < 1.0,
+            own_share * funding_of + (1.0 - own_share) * funding_of[np.maximum(partner, 0)],
+            funding_of,
+        )
+        rate = blended[lender] + opex + pd * lgd + book.markup[lender]
         rate = np.minimum(rate, model.regulator.levers.rate_cap_apr)
+        partner_rate = np.minimum(
+            funding_of[np.maximum(partner, 0)][lender] + pd * lgd + cfg.behaviour.co_lending_margin,
+            rate,
+        )
         online = book.per_lender(ONLINE_ONLY)[lender] | (
             rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
         )
+        co_lent = own_share[lender] < 1.0
         pop.book(
             idx,
             lender,
-            np.full(idx.size, NO_LENDER),
-            np.ones(idx.size),
+            np.where(co_lent, partner[lender], NO_LENDER),
+            own_share[lender],
             need * remaining,
             rate,
             online,
             pd,
             months_left,
+            partner_rate=np.where(co_lent, partner_rate, rate),
         )
-        _, funded, _ = pop.outstanding_by(book.n)
-        self._open_balance_sheets(funded, weights * funded.sum())
+        by_originator, funded, _ = pop.outstanding_by(book.n)
+        self._open_balance_sheets(funded, weights / weights.sum() * by_originator.sum() * own_share)
+
+    def _initial_partners(self, weights: np.ndarray) -> np.ndarray:
+        """Partner banks of the co-lenders at the start, drawn by bank size; own shares.
+
+        A co-lender's loans in progress are co-funded at its type's
+        ``initial_own_share``; it has a partner drawn among the partner type's
+        lenders with probability proportional to their size.
+        """
+        model = self.model
+        book, rng = model.book, model.rng
+        own_share = np.ones(book.n)
+        for cls in LENDER_CLASSES.values():
+            rows = book.rows(cls.type_code)
+            if not cls.co_lends or rows.size == 0:
+                continue
+            banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
+            if banks.size == 0:
+                continue
+            book.partner[rows] = rng.choice(
+                banks, size=rows.size, p=weights[banks] / weights[banks].sum()
+            )
+            own_share[rows] = model.cfg.lenders[cls.lender_type].initial_own_share
+        return own_share
 
     def _open_balance_sheets(self, funded: np.ndarray, sized: np.ndarray) -> None:
         """Opening balance sheets: equity at the type's capital ratio of the larger book."""

@@ -198,9 +198,9 @@ class Regulator:
         """January: owners take out unused capital, and leave when ROE stays below its cost.
 
         Each type pays out (``pay_out_excess_capital``), then judges last year's
-        profit on the capital kept and decides (``decide_exit``); a leaving lender is put up for sale
-        with probability ``acquisition_rate`` and sold if a buyer is found, else
-        wound down.
+        profit on the capital kept and decides (``decide_exit``); a leaving lender
+        is put up for sale with probability ``acquisition_rate`` and sold if a
+        buyer is found, else wound down.
         """
         model = self.model
         book = model.book

@@ -165,6 +165,7 @@ def _lender_problems(cfg: SimConfig) -> list[str]:
         out += check_range(f"{key}.risk_appetite", lt.risk_appetite, 0, 1, lo_open=True)
         out += check_range(f"{key}.markup", lt.markup, 0, 1)
         out += check_range(f"{key}.capital_ratio", lt.capital_ratio, 0, 1, lo_open=True)
+        out += check_range(f"{key}.initial_own_share", lt.initial_own_share, 0, 1, lo_open=True)
         out += check_range(f"{key}.entry_rate", lt.entry_rate, 0, 1000)
         out += check_range(f"{key}.brand", lt.brand, 0, 100, lo_open=True)
     if total < 1 and counts_valid and cfg.lenders:

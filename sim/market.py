@@ -269,9 +269,9 @@ class Market:
         present = book.presence
         reach = np.where(present, 1.0, reach_beyond[:, None])
         # a lender's reach (branches, marketing, partner channels) scales with the book
-        # its capital supports, not with this month's book: a lender that lost some
-        # loans by chance is not less visible for it
-        size = limit / own_share * active * (capacity > 0)
+        # its capital and partners support (what it holds plus its room), not with
+        # this month's book alone: a lender that lost loans by chance keeps its reach
+        size = (originated + capacity) * active * (capacity > 0)
         per_region = size / np.maximum(reach.sum(axis=1), 1e-12)
         visibility = (book.brand * per_region)[:, None] * reach
         funding = self.funding_rates()

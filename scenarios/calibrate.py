@@ -156,6 +156,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         "the riskiest PD a platform approves: unobserved; sets the platforms' price level",
     ),
     Parameter(
+        "behaviour.co_lending_margin",
+        0.0,
+        0.05,
+        "what a partner bank earns over its funds and the expected loss on co-lent loans:"
+        " unobserved (contract terms are private); sets how much platforms keep",
+    ),
+    Parameter(
         "lenders.credit_cooperative.brand",
         0.3,
         3.0,

@@ -49,100 +49,184 @@ class LeverTest:
 
 LEVER_TESTS: tuple[LeverTest, ...] = (
     LeverTest(
-        "rate_cap_apr", "0.24", "0.154", "regulation.rate_cap_apr=0.154",
+        "rate_cap_apr",
+        "0.24",
+        "0.154",
+        "regulation.rate_cap_apr=0.154",
         "`sim.clearing.clear`: every lender prices at most the cap, refuses below cost + loss",
-        "Inert in this model: risk appetites (annual PD at most 6-10 %) refuse every borrower "
-        "whose cost and expected loss come near 15.4 %, so no loan is priced near either cap.",
     ),
     LeverTest(
-        "min_capital_ratio.online_platform", "0.20", "0.30",
+        "min_capital_ratio.online_platform",
+        "0.20",
+        "0.30",
         "regulation.min_capital_ratio.online_platform=0.3",
         "`Regulator.lending_limits`, `Regulator.check_capital`: platforms' room and failure",
     ),
     LeverTest(
-        "min_capital_ratio.bank", "0.105", "0.13", "regulation.min_capital_ratio.bank=0.13",
+        "min_capital_ratio.bank",
+        "0.105",
+        "0.13",
+        "regulation.min_capital_ratio.bank=0.13",
         "`Regulator.lending_limits`, `Regulator.check_capital`: banks' room and failure",
     ),
     LeverTest(
-        "max_leverage.online_platform", "5", "3", "regulation.max_leverage.online_platform=3",
+        "max_leverage.online_platform",
+        "5",
+        "3",
+        "regulation.max_leverage.online_platform=3",
         "`Regulator.lending_limits`: platforms' room",
     ),
     LeverTest(
-        "co_lending_min_own_share", "0.30", "0.50", "regulation.co_lending_min_own_share=0.5",
-        "`OnlinePlatform.co_lending_terms`: own share and origination capacity",
+        "co_lending_min_own_share",
+        "0.30",
+        "0.50",
+        "regulation.co_lending_min_own_share=0.5",
+        "`OnlinePlatform.co_lending_terms`: own share and origination capacity; "
+        "`Market.enforce_own_share`: existing co-lent loans",
     ),
     LeverTest(
-        "co_lending_partner_cap", "0.25", "0.10", "regulation.co_lending_partner_cap=0.1",
+        "co_lending_partner_cap",
+        "0.25",
+        "0.10",
+        "regulation.co_lending_partner_cap=0.1",
         "`CommercialBank.partner_room`: co-funding one bank offers one platform",
     ),
     LeverTest(
-        "co_lending_total_cap", "0.50", "0.20", "regulation.co_lending_total_cap=0.2",
+        "co_lending_total_cap",
+        "0.50",
+        "0.20",
+        "regulation.co_lending_total_cap=0.2",
         "`CommercialBank.partner_room`: a bank's co-funding of all platforms",
     ),
     LeverTest(
-        "online_consumer_loan_cap_cny", "200,000", "50,000",
+        "online_consumer_loan_cap_cny",
+        "200,000",
+        "50,000",
         "regulation.online_consumer_loan_cap_cny=50000",
         "`sim.clearing.clear` (`_loan_size`): online consumer loan sizes",
     ),
     LeverTest(
-        "online_business_loan_cap_cny", "1,000,000", "300,000",
+        "online_business_loan_cap_cny",
+        "1,000,000",
+        "300,000",
         "regulation.online_business_loan_cap_cny=300000",
         "`sim.clearing.clear` (`_loan_size`): online business loan sizes",
     ),
     LeverTest(
-        "platform_individual_loan_cap_cny", "300,000", "50,000",
+        "platform_individual_loan_cap_cny",
+        "300,000",
+        "50,000",
         "regulation.platform_individual_loan_cap_cny=50000",
         "`sim.clearing.clear` (`_loan_size`): platforms' personal loan sizes",
     ),
     LeverTest(
-        "single_borrower_limit", "0.10", "0.01", "regulation.single_borrower_limit=0.01",
+        "single_borrower_limit",
+        "0.10",
+        "0.01",
+        "regulation.single_borrower_limit=0.01",
         "`sim.clearing.clear` (`_loan_size`): the largest loan a lender makes",
         "Inert: the largest loan need (lognormal, means 20k-150k CNY) is far below 1 % of "
         "the smallest lender's equity, so the limit never binds at either value.",
     ),
     LeverTest(
-        "online_entry_capital_cny", "1e9", "5e9", "regulation.online_entry_capital_cny=5e9",
+        "online_entry_capital_cny",
+        "1e9",
+        "5e9",
+        "regulation.online_entry_capital_cny=5e9",
         "`OnlinePlatform.entry_rate`, `OnlinePlatform.entrant_capital`: platform entry",
     ),
     LeverTest(
-        "cross_province_capital_cny", "5e9", "2e10", "regulation.cross_province_capital_cny=2e10",
+        "cross_province_capital_cny",
+        "5e9",
+        "2e10",
+        "regulation.cross_province_capital_cny=2e10",
         "`OnlinePlatform.review_licences`: which platforms lend nationally",
     ),
     LeverTest(
-        "local_only_lending", "true", "false", "regulation.local_only_lending=false",
-        "`Market.offers`: lenders' online reach beyond their regions",
+        "licence_capital_binds_incumbents",
+        "false",
+        "true",
+        "regulation.licence_capital_binds_incumbents=true",
+        "`OnlinePlatform.review_licences`: incumbents short of the capital raise it or lose "
+        "the licence (`Regulator.revoke_licence`)",
     ),
     LeverTest(
-        "inspection_probability", "0.02", "0.20", "regulation.inspection_probability=0.2",
+        "local_only_lending",
+        "true",
+        "false",
+        "regulation.local_only_lending=false",
+        "`Market.offers`: lenders' online reach beyond their regions; "
+        "`CommercialBank.partner_room`: regional banks' co-lending",
+    ),
+    LeverTest(
+        "inspection_probability",
+        "0.02",
+        "0.20",
+        "regulation.inspection_probability=0.2",
         "`Regulator.inspect` (fines), `Market.offers` (compliance slack)",
     ),
     LeverTest(
-        "inspection_penalty", "0.05", "0.50", "regulation.inspection_penalty=0.5",
+        "inspection_penalty",
+        "0.05",
+        "0.50",
+        "regulation.inspection_penalty=0.5",
         "`Regulator.inspect` (fines), `Market.offers` (compliance slack)",
     ),
     LeverTest(
-        "acquisitions_allowed", "true", "false", "regulation.acquisitions_allowed=false",
+        "acquisitions_allowed",
+        "true",
+        "false",
+        "regulation.acquisitions_allowed=false",
         "`Regulator.sell_weak_lenders`, `Regulator.resolve`: deals or wind-downs",
     ),
     LeverTest(
-        "merger_review_hhi", "1,800", "1,000", "regulation.merger_review_hhi=1000",
+        "merger_review_hhi",
+        "1,800",
+        "1,000",
+        "regulation.merger_review_hhi=1000",
         "`Regulator.acquirer_for` (`cleared_by_review`): deals blocked",
     ),
     LeverTest(
-        "merger_review_delta", "100", "0", "regulation.merger_review_delta=0",
+        "merger_review_delta",
+        "100",
+        "0",
+        "regulation.merger_review_delta=0",
         "`Regulator.acquirer_for` (`cleared_by_review`): deals blocked",
     ),
     LeverTest(
-        "financing_support", "0.45-0.90", "0", flat_path("financing_support", 0.0),
+        "financing_support",
+        "0.45-0.90",
+        "0",
+        flat_path("financing_support", 0.0),
         "`Market.funding_rates` (`PolicyLender.state_funding_share`), "
         "`PolicyLender.capital_support`",
     ),
     LeverTest(
-        "tech_subsidy", "0.30-0.75", "0", flat_path("tech_subsidy", 0.0),
+        "state_capital_budget_cny",
+        "1.5e9",
+        "0",
+        "regulation.state_capital_budget_cny=0",
+        "`Regulator.support_state_lenders`: the yearly budget of `PolicyLender.capital_support`",
+    ),
+    LeverTest(
+        "inclusive_lending_target",
+        "0",
+        "0.30",
+        flat_path("inclusive_lending_target", 0.3),
+        "`CommercialBank.set_inclusive_push`: national banks' business-loan rates",
+    ),
+    LeverTest(
+        "tech_subsidy",
+        "0.30-0.75",
+        "0",
+        flat_path("tech_subsidy", 0.0),
         "`Lender.invest_in_technology`: technology and its cost",
     ),
     LeverTest(
-        "credit_data_coverage", "0.40-0.70", "0.90", flat_path("credit_data_coverage", 0.9),
+        "credit_data_coverage",
+        "0.40-0.70",
+        "0.90",
+        flat_path("credit_data_coverage", 0.9),
         "`Market.applicants` (covered thin files): screening noise in `sim.clearing.clear`",
     ),
 )
@@ -174,8 +258,12 @@ def run_all(seeds: Sequence[int], n_borrowers: int, tests: Sequence[LeverTest], 
     """Metrics by point (``None`` for the baseline) and seed."""
     points: list[LeverTest | None] = [None, *tests]
     specs = [
-        (point, seed, [f"seed={seed}", f"market.n_borrowers={n_borrowers}"]
-         + ([point.override] if point else []))
+        (
+            point,
+            seed,
+            [f"seed={seed}", f"market.n_borrowers={n_borrowers}"]
+            + ([point.override] if point else []),
+        )
         for point in points
         for seed in seeds
     ]
@@ -262,9 +350,7 @@ def markdown(table: pd.DataFrame, tests: Sequence[LeverTest], seeds, n_borrowers
         "acquisitions, 2024-2030) in points and lenders; shares and ratios in percentage "
         "points.",
         "",
-        "| lever | baseline -> test | decision it changes | "
-        + " | ".join(METRICS.values())
-        + " |",
+        "| lever | baseline -> test | decision it changes | " + " | ".join(METRICS.values()) + " |",
         "| --- | --- | --- | " + " | ".join("---" for _ in METRICS) + " |",
     ]
     for test in tests:
@@ -278,9 +364,7 @@ def markdown(table: pd.DataFrame, tests: Sequence[LeverTest], seeds, n_borrowers
     baseline = table.drop_duplicates("metric").set_index("metric")["baseline"]
     lines += [
         "",
-        "Baseline means: " + ", ".join(
-            f"{METRICS[m]} {baseline[m]:.4g}" for m in METRICS
-        ) + ".",
+        "Baseline means: " + ", ".join(f"{METRICS[m]} {baseline[m]:.4g}" for m in METRICS) + ".",
         "",
     ]
     notes = [f"- `{t.lever}`: {t.note}" for t in tests if t.note]

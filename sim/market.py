@@ -475,6 +475,7 @@ def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[
         "lending": float(lent.sum()),
         "lending_online": float(lent[m.online & won].sum()),
         "rate_x_lending": float((lent * m.rate).sum()),
+        "pd_x_lending": float((lent * app.pd).sum()),
         "demand": float(demand_amt.sum()),
         "unmet": float((demand_amt - lent).sum()),
         "applicants": float(app.idx.size * w),

@@ -27,6 +27,7 @@ MARKET_FIELDS = (
     "lending",
     "lending_online",
     "rate_x_lending",
+    "pd_x_lending",  # new lending x the borrower's annual PD (the default rate of new loans)
     "demand",
     "unmet",
     "applicants",

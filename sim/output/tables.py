@@ -82,6 +82,7 @@ def _period_row(
     row.update(concentration(funded, "_funder"))
     row["online_share"] = metrics.safe_ratio(flows["lending_online"], flows["lending"])
     row["avg_rate"] = metrics.safe_ratio(flows["rate_x_lending"], flows["lending"])
+    row["new_loan_pd"] = metrics.safe_ratio(flows["pd_x_lending"], flows["lending"])
     row["npl_ratio"] = metrics.safe_ratio(rec.market["npl"][last], funded[funded > 0].sum())
     row["served_share"] = metrics.safe_ratio(flows["lending"], flows["demand"])
     for name in MONEY_FLOWS:
@@ -126,7 +127,7 @@ def _hhi_decomposition(rec: Recorder, months: np.ndarray, hhi_now: float) -> dic
 
 
 def _flows(rec: Recorder, months: np.ndarray) -> dict[str, float]:
-    names = (*MONEY_FLOWS, "rate_x_lending", *COUNT_FLOWS, "penalties")
+    names = (*MONEY_FLOWS, "rate_x_lending", "pd_x_lending", *COUNT_FLOWS, "penalties")
     return {name: float(rec.market[name][months].sum()) for name in names}
 
 

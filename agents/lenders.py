@@ -28,7 +28,7 @@ ENTRY_CAPITAL_REFERENCE = 1e9  # entry rates are calibrated at the 2020 draft's 
 ENTRY_CAPITAL_ELASTICITY = 0.5  # calibration assumption: entrants ~ (reference / capital)^0.5
 ENTRY_PROFIT_RESPONSE = 10.0  # calibration assumption: entry rate x (1 + 10 x the type's ROE)
 ENTRY_RESPONSE_MAX = 3.0  # at most three times the normal entry rate
-CAPITAL_BUFFER = 2.0  # calibration assumption: owners keep twice the required capital, pay out the rest
+CAPITAL_BUFFER = 2.0  # calibration assumption: owners keep twice the required capital
 
 
 class Lender(mesa.Agent):

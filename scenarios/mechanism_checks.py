@@ -257,7 +257,8 @@ def run_points(points: Sequence[tuple[str, ...]], jobs: int) -> dict[tuple[str, 
     started = time.perf_counter()
     out: dict[tuple[str, ...], Tables] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for k, (point, tables) in enumerate(zip(unique, pool.map(run_point, unique), strict=True), 1):
+        done = pool.map(run_point, unique)
+        for k, (point, tables) in enumerate(zip(unique, done, strict=True), 1):
             out[point] = tables
             eta = (time.perf_counter() - started) / k * (len(unique) - k)
             print(f"\r{k}/{len(unique)} runs, ETA {eta:.0f} s", end="", file=sys.stderr)

@@ -1,0 +1,62 @@
+"""The mechanism checks judge a paired difference by its interval, sign and bound."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from scenarios.mechanism_checks import Check, checks, of_type, verdict, with_seed, yearly
+from scenarios.sweep.stats import PairedDifference
+
+
+def _check(expect: int, relative: bool = False, bound: float | None = None) -> Check:
+    return Check("g", "n", ("a=1",), (), lambda t: 0.0, expect, relative, bound)
+
+
+def test_an_interval_below_zero_holds_for_a_fall_only() -> None:
+    """Difference -2 (-3 to -1): a fall holds, a rise does not."""
+    diff = PairedDifference(5, -2.0, 1.0, -3.0, -1.0)
+    assert verdict(_check(-1), diff, 10.0) == (-2.0, -3.0, -1.0, True)
+    assert not verdict(_check(+1), diff, 10.0)[3]
+
+
+def test_an_interval_across_zero_never_holds() -> None:
+    """Difference 0.5 (-1 to 2) holds for neither direction."""
+    diff = PairedDifference(5, 0.5, 1.0, -1.0, 2.0)
+    assert not verdict(_check(-1), diff, 10.0)[3]
+    assert not verdict(_check(+1), diff, 10.0)[3]
+
+
+def test_relative_difference_and_bound() -> None:
+    """-3 (-4 to -2) on a reference of 10 is -30 % (-40 % to -20 %): beyond -10 %, not -25 %."""
+    diff = PairedDifference(5, -3.0, 1.0, -4.0, -2.0)
+    assert verdict(_check(-1, True, -0.10), diff, 10.0) == pytest.approx((-0.3, -0.4, -0.2, True))
+    assert not verdict(_check(-1, True, -0.25), diff, 10.0)[3]
+
+
+def test_seed_overrides_put_the_scenario_first() -> None:
+    """A scenario choice leads the overrides; seed and scale come last."""
+    assert with_seed(("x=1", "scenario=s"), 3, 100) == (
+        "scenario=s",
+        "x=1",
+        "seed=3",
+        "market.n_borrowers=100",
+    )
+
+
+def test_metrics_read_the_right_cells() -> None:
+    """A yearly metric reads its year's row; a type metric its type's row."""
+    tables = {
+        "market_yearly": pd.DataFrame({"year": [2024, 2025], "hhi": [100.0, 200.0]}),
+        "types_yearly": pd.DataFrame(
+            {"year": [2025, 2025], "lender_type": ["bank", "online_platform"], "n": [3, 7]}
+        ),
+    }
+    assert yearly("hhi", 2025)(tables) == 200.0
+    assert of_type("n", "online_platform", 2025)(tables) == 7.0
+
+
+def test_checks_are_named_uniquely() -> None:
+    """No two checks share a name within a group (the report would be ambiguous)."""
+    names = [(c.group, c.name) for c in checks()]
+    assert len(names) == len(set(names))

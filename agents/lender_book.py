@@ -161,7 +161,13 @@ class LenderBook:
         self.profit_ytd[rows] -= amount
 
     def absorb(self, acquirer: int, target: int) -> None:
-        """Move ``target``'s balance sheet and presence into ``acquirer``'s."""
+        """Move ``target``'s balance sheet, presence and experience into ``acquirer``'s."""
+        total = self.loans[acquirer] + self.loans[target]
+        if total > 0:  # the NPL trend of the merged book, weighted by loans
+            self.npl_ratio_trend[acquirer] = (
+                self.npl_ratio_trend[acquirer] * self.loans[acquirer]
+                + self.npl_ratio_trend[target] * self.loans[target]
+            ) / total
         for column in (
             self.cash,
             self.loans,
@@ -170,6 +176,10 @@ class LenderBook:
             self.equity,
             self.npl,
             self.profit_ytd,
+            self.defaults_seen,
+            self.defaults_expected,
+            self.business_lending,
+            self.business_lending_last,
         ):
             column[acquirer] += column[target]
             column[target] = 0.0
@@ -220,15 +230,16 @@ class LenderBook:
         self.equity += pnl
         self.profit_ytd += pnl
 
-    def loss_factor(self) -> np.ndarray:
+    def loss_factor(self, originated: np.ndarray) -> np.ndarray:
         """What each lender has learnt of its PD estimates: defaults seen / expected.
 
         Experience rating of its own book: a lender whose borrowers default more
         than it priced (adverse selection, a shock) scales its estimates up. The
-        ratio is shrunk toward 1 by ``LOSS_PRIOR`` of the book (credibility) and
-        kept within ``LOSS_FACTOR_RANGE``.
+        ratio is shrunk toward 1 by ``LOSS_PRIOR`` of the ``originated`` book (the
+        loans it screened, co-lent ones in full: credibility) and kept within
+        ``LOSS_FACTOR_RANGE``.
         """
-        prior = LOSS_PRIOR * np.maximum(self.loans, 0.0)
+        prior = LOSS_PRIOR * np.maximum(originated, 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = (self.defaults_seen + prior) / (self.defaults_expected + prior)
         return np.clip(np.nan_to_num(ratio, nan=1.0), *LOSS_FACTOR_RANGE)

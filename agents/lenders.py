@@ -3,8 +3,9 @@
 An agent owns one row of the model's :class:`~agents.lender_book.LenderBook`
 (its id). A type's decisions are class methods applied at once to that type's
 rows of the book (``rows``: lender ids, ascending): licence review, partner
-choice, co-lending split, entry, state capital support, markup adaptation and
-technology investment. Traits that differ by type are class attributes; the
+choice, co-lending split, entry, state capital support, markup adaptation,
+technology investment, capital pay-out, owners' exit and (large banks) the
+inclusive-lending push. Traits that differ by type are class attributes; the
 market and the regulator read them through :func:`trait`, so no code outside
 this module branches on a lender's type. A fifth type is one more class here
 (registered in ``LENDER_CLASSES``) and one more block in ``conf/lenders/``.
@@ -200,7 +201,12 @@ class Lender(mesa.Agent):
 
     @classmethod
     def set_inclusive_push(
-        cls, book: LenderBook, rows: np.ndarray, target_growth: float, b: BehaviourConfig
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        target_growth: float,
+        year_fraction: float,
+        b: BehaviourConfig,
     ) -> None:
         """Inclusive-lending targets bind only large banks (none by default)."""
         book.business_discount[rows] = 0.0
@@ -214,17 +220,23 @@ class CommercialBank(Lender):
 
     @classmethod
     def set_inclusive_push(
-        cls, book: LenderBook, rows: np.ndarray, target_growth: float, b: BehaviourConfig
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        target_growth: float,
+        year_fraction: float,
+        b: BehaviourConfig,
     ) -> None:
         """Large (national) banks behind their inclusive-lending growth target cut business rates.
 
         The gap is the target growth of small-business and farm lending minus the
-        growth achieved last year; the rate cut is ``inclusive_response`` times the
-        gap (the window guidance paired the targets with lower rates), at most the
-        bank's markup. Regional banks are not bound.
+        growth so far this year (lending since January against last year's over
+        the same ``year_fraction`` of a year); the rate cut is ``inclusive_response``
+        times the gap (the window guidance paired the targets with lower rates), at
+        most the bank's markup. Regional banks are not bound.
         """
         large = book.national[rows]
-        last = book.business_lending_last[rows]
+        last = book.business_lending_last[rows] * year_fraction
         with np.errstate(divide="ignore", invalid="ignore"):
             growth = np.where(last > 0, book.business_lending[rows] / last - 1.0, target_growth)
         gap = np.maximum(target_growth - growth, 0.0) if target_growth > 0 else 0.0 * growth

@@ -57,7 +57,7 @@ class LenderOffers:
     risk_appetite: np.ndarray  # for ordinary applicants
     risk_appetite_mandate: np.ndarray  # for mandate-segment applicants
     markup: np.ndarray
-    posted_rate: np.ndarray  # rate advertised to borrowers (at the average risk)
+    posted_rate: np.ndarray  # rate advertised to borrowers: funding + operating cost + markup
     brand: np.ndarray
     equity: np.ndarray
     capacity: np.ndarray  # CNY the lender can originate this month

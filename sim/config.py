@@ -151,7 +151,7 @@ class BehaviourConfig:
     online_growth: float = MISSING  # yearly online-capability gain per unit technology
     compliance_slack: float = MISSING  # leverage overshoot a fully risk-loving lender tries
     deterrence_scale: float = MISSING  # expected yearly penalty that fully deters, inverse
-    acquisition_rate: float = MISSING  # yearly chance a weak lender is bought by a healthy one
+    acquisition_rate: float = MISSING  # yearly chance a distressed or leaving lender is sold
     exit_months: int = MISSING  # months below requirement before resolution
     funding_subsidy_max: float = MISSING  # funding-cost cut for policy lending at full support
     provision_rate: float = MISSING  # provisions on performing loans

@@ -145,8 +145,8 @@ def next_markup(
     """Markup after a month: toward the market-power ``target``, up when capacity bound.
 
     A lender with room to spare closes ``speed`` of the gap to its target
-    margin; one that ran out of room raises its markup by ``speed`` (it rations
-    by price). The result stays within ``[floor, ceiling]``.
+    margin; one that ran out of room raises its markup by the factor
+    ``1 + speed`` (it rations by price). The result stays within ``[floor, ceiling]``.
     """
     up = markup * (1.0 + speed)
     toward = markup + speed * (target - markup)

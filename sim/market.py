@@ -161,6 +161,14 @@ class Market:
             partner_rate=np.where(co_lent, partner_rate, rate),
         )
         by_originator, funded, _ = pop.outstanding_by(book.n)
+        # the opening book is about half a year of lending: last year's business
+        # lending, for the inclusive-lending targets, is taken as twice its part
+        business = pop.business[pop.segment[idx]]
+        book.business_lending_last = (
+            2.0
+            * pop.weight
+            * np.bincount(lender[business], weights=(need * remaining)[business], minlength=book.n)
+        )
         self._open_balance_sheets(funded, weights / weights.sum() * by_originator.sum() * own_share)
 
     def _initial_partners(self, weights: np.ndarray) -> np.ndarray:
@@ -203,11 +211,6 @@ class Market:
             if book.debt[row] < 0:
                 book.cash[row] -= book.debt[row]
                 book.debt[row] = 0.0
-
-    def new_lending_share(self) -> np.ndarray:
-        """Each lender's share of this month's new lending (zeros when nobody lent)."""
-        total = self.new_originated.sum()
-        return self.new_originated / total if total > 0 else np.zeros(self.model.book.n)
 
     # ------------------------------------------------------------ monthly
     def hazard_multipliers(self) -> np.ndarray:
@@ -298,7 +301,7 @@ class Market:
             relationship=book.per_lender(RELATIONSHIP_NOISE_CUT),
             thin_file_edge=book.per_lender(THIN_FILE_EDGE),
             business_discount=book.business_discount,
-            loss_factor=book.loss_factor(),
+            loss_factor=book.loss_factor(originated),
             risk_appetite=appetite,
             risk_appetite_mandate=book.per_lender(MANDATE_APPETITE) * appetite,
             markup=book.markup,

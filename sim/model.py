@@ -6,11 +6,13 @@ regulator's in :class:`~sim.regulator.Regulator`, matching and booking in
 :class:`~sim.market.Market`. Order within a month (docs/ODD.md, "Process
 overview and scheduling"):
 
-1. in January: weak lenders sold, technology investment, entry of new
-   lenders, licence review, co-lending partners;
+1. in January: owners' pay-outs and exits, distressed lenders sold, technology
+   investment, entry of new lenders, licence review, co-lending partners,
+   large banks' inclusive-lending push;
 2. servicing of the loan book: interest, repayment, default, write-off, with
-   costs and provisions booked on every lender's balance sheet;
-3. state capital support of state-funded lenders;
+   costs and provisions booked on every lender's balance sheet; existing
+   co-lent loans brought up to the minimum own share;
+3. state capital support of state-funded lenders (within the yearly budget);
 4. inspections ("double random, one public") and penalties;
 5. capital check; lenders short for too long are acquired or wound down;
 6. market clearing: demand, search, screening, pricing, booking;
@@ -82,6 +84,7 @@ class MarketModel(mesa.Model):
         self.regulator.support_state_lenders()
         self.regulator.inspect(self.regulator.lending_limits())
         self.regulator.check_capital()
+        self._inclusive_push()
         tallies = self.market.lend(self.regulator.lending_limits())
         self.book.rebalance_funding(LIQUIDITY_RATIO)
         self._adapt_markups()
@@ -111,7 +114,8 @@ class MarketModel(mesa.Model):
         yearly_entrants(self)
         self.book.profit_ytd = 0.0
         self._review_licences_and_partners()
-        self._inclusive_push()
+        self.book.business_lending_last = self.book.business_lending
+        self.book.business_lending = 0.0
 
     def _review_licences_and_partners(self, enforce: bool = True) -> None:
         """Licence review (lenders losing a licence leave, unless ``enforce`` is off), partners."""
@@ -133,13 +137,15 @@ class MarketModel(mesa.Model):
         )
 
     def _inclusive_push(self) -> None:
-        """January: last year's business lending rolls over; banks set their inclusive push."""
-        book = self.book
+        """Large banks set their inclusive-lending push on the year's lending so far."""
         target = self.regulator.path("inclusive_lending_target", month_year(self.month))
-        behaviour = self.cfg.behaviour
-        self._each_type(lambda cls, rows: cls.set_inclusive_push(book, rows, target, behaviour))
-        book.business_lending_last = book.business_lending
-        book.business_lending = 0.0
+        elapsed = month_of_year(self.month) - 1
+        if elapsed == 0:  # January: keep last year's push until this year's lending shows
+            return
+        book, behaviour = self.book, self.cfg.behaviour
+        self._each_type(
+            lambda cls, rows: cls.set_inclusive_push(book, rows, target, elapsed / 12, behaviour)
+        )
 
     def _each_type(self, action: TypeAction) -> None:
         """Apply a type's decision to that type's active lenders, type by type."""

@@ -2,11 +2,13 @@
 
 Each month the regulator applies the dated changes of the regulation timeline
 (:func:`regulation_at`), sets each lender's capital requirement and lending
-limit, inspects ("double random, one public") and fines breaches, and checks
-capital: a lender short for ``behaviour.exit_months`` months in a row, or
-with no equity left, is resolved by acquisition (by the largest healthy lender
-of a type allowed to buy it, where acquisitions are allowed) or wound down.
-Each January it also lets healthy lenders buy weak ones.
+limit, tops up policy lenders from the state's yearly budget, inspects ("double
+random, one public") and fines breaches, and checks capital: a lender short for
+``behaviour.exit_months`` months in a row, or with no equity left, is resolved
+by acquisition (by the best-fitting healthy bidder of a type allowed to buy it,
+where acquisitions are allowed and merger review lets the deal through) or
+wound down. Each January it also carries out owners' pay-outs and exits, puts
+distressed lenders up for sale and revokes licences the rules no longer allow.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ EXIT_CAUSES = ("failed", "voluntary", "licence_lost", "acquired_failing", "acqui
 """How a lender left: wound down when failing (capital short too long or none left)
 and nobody bought it; wound down by its owners when its return stayed below their
 cost of equity; wound down for want of the capital its licence needs; bought when
-failing; bought when distressed (in loss, short of a capital buffer, or its owners
-leaving)."""
+failing; bought when distressed (in loss, short of a capital buffer, its owners
+leaving, or its licence lost)."""
 
 
 @dataclass(frozen=True)

@@ -443,9 +443,9 @@ def test_large_banks_behind_the_inclusive_target_cut_business_rates() -> None:
         )
         book.national[row] = national
     b = BehaviourConfig(inclusive_response=0.05)
-    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.30, b)
+    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.30, 1.0, b)
     np.testing.assert_allclose(book.business_discount, [0.01, 0.0, 0.0, 0.004])
-    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.0, b)
+    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.0, 1.0, b)
     np.testing.assert_array_equal(book.business_discount, [0.0, 0.0, 0.0, 0.0])
 
 
@@ -576,3 +576,16 @@ def test_incumbents_short_of_licence_capital_raise_it_or_lose_the_licence() -> N
     assert lost.tolist() == [leaves]
     assert book.equity[raises] == 1e9 and book.cash[raises] == 4e8
     assert book.equity[fine] == 1.2e9
+
+
+def test_inclusive_push_compares_the_year_so_far_with_last_year() -> None:
+    """Half a year in, 60 lent against 100 last year: growth 60 / 50 - 1 = 0.2.
+
+    Target 0.3, response 0.05: the cut is 0.05 x 0.1 = 0.005.
+    """
+    book = LenderBook(n_regions=1)
+    row = book.add(BANK, business_lending=60.0, business_lending_last=100.0, markup=0.03)
+    book.national[row] = True
+    b = BehaviourConfig(inclusive_response=0.05)
+    CommercialBank.set_inclusive_push(book, book.rows(BANK), 0.30, 0.5, b)
+    np.testing.assert_allclose(book.business_discount, [0.005])

@@ -55,8 +55,8 @@ TOLERANCE = {
 }
 """Acceptance tolerances of the full-scale baseline; also the loss's scale."""
 
-PRICE_TOLERANCE = 0.005
-"""Scale of the price-structure penalty: half a percentage point outside a band."""
+PRICE_TOLERANCE = 0.0025
+"""Scale of the price-structure penalty: a quarter of a percentage point outside a band."""
 PLATFORM_SPREAD_MIN = 0.06  # real market: a platform loan costs roughly 8-15 points more
 PLATFORM_HIGH_RATE = 0.15  # real market: much platform volume sits near the caps
 PRICE_YEAR = 2024

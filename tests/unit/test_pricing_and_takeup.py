@@ -123,7 +123,8 @@ def test_co_lending_partner_earns_its_funding_plus_expected_loss_and_margin() ->
 def test_market_power_margin_is_one_over_alpha_times_one_minus_share() -> None:
     """Rate sensitivity 0.5 per point (alpha 50): share 0 gives 0.02, 0.5 gives 0.04;
     all online with factor 2 (alpha 100) at share 0.5 gives 0.02; shares above 0.95
-    are held there (1 / (50 x 0.05) = 0.4)."""
+    are held there (1 / (50 x 0.05) = 0.4).
+    """
     np.testing.assert_allclose(
         market_power_markup(
             0.5, 2.0, np.array([0.0, 0.0, 1.0, 0.0]), np.array([0.0, 0.5, 0.5, 0.99])

@@ -321,19 +321,29 @@ class MesaBorrowerPopulation:
         return np.array(total) * self.weight
 
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
-        by_originator = [0.0] * n_lenders
-        by_funder = [0.0] * n_lenders
-        npl = [0.0] * n_lenders
+        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split.
+
+        The originators' parts and the partners' are summed apart and then
+        added, as the vectorised sums are, so the opening balance sheets agree
+        to the last digit.
+        """
+        by_originator, own, partners, npl_own, npl_partners = ([0.0] * n_lenders for _ in range(5))
         for agent in self.agents:
             if agent.lender == NO_LENDER:
                 continue
             by_originator[agent.lender] += agent.balance
-            agent._split(by_funder, agent.balance)
+            own[agent.lender] += agent.balance * agent.own_share
             if agent.npl_age > 0:
-                agent._split(npl, agent.balance)
+                npl_own[agent.lender] += agent.balance * agent.own_share
+            if agent.own_share < 1.0:
+                part = agent.balance * (1.0 - agent.own_share)
+                partners[agent.funder] += part
+                if agent.npl_age > 0:
+                    npl_partners[agent.funder] += part
         w = self.weight
-        return np.array(by_originator) * w, np.array(by_funder) * w, np.array(npl) * w
+        by_funder = np.array(own) + np.array(partners)
+        npl = np.array(npl_own) + np.array(npl_partners)
+        return np.array(by_originator) * w, by_funder * w, npl * w
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""

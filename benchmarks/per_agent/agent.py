@@ -16,13 +16,15 @@ import numpy as np
 
 from agents.loan_table import NO_LENDER
 from sim.clearing import (
+    DECLINED_PRICE,
+    PD_BUCKET_EDGES,
     REFUSED_LOAN_CAP,
     REFUSED_RATE_CAP,
     REFUSED_RISK,
     LenderOffers,
     Terms,
 )
-from sim.finance import PRUDENCE, TECH_NOISE_CUT, THIN_FILE_PENALTY
+from sim.finance import PRUDENCE, TECH_NOISE_CUT, THIN_FILE_PENALTY, monthly_hazard
 
 if TYPE_CHECKING:
     from benchmarks.per_agent.population import MesaBorrowerPopulation
@@ -53,14 +55,28 @@ class Month:
         self.applicants: list[int] = []
 
 
+RISK_CLASS_EDGES = PD_BUCKET_EDGES.tolist()
+"""Lower edges of the risk classes borrowers know themselves to be in (annual PD)."""
+Slot = tuple[int, int, float, float, bool, float]
+"""One screened search draw: ``(lender, refusals, amount, rate, online, partner_rate)``."""
+
+
 class OffersView:
-    """This month's lender offers as plain Python lists, for the applicants' own choices."""
+    """This month's lender offers as plain Python lists, for the applicants' own choices.
+
+    ``cumulative[risk_class][mandate][region]`` is the cumulative visibility a
+    borrower of that risk class samples lenders by: only lenders whose risk
+    appetite (mandate appetite for mandate applicants) reaches the class's
+    lower edge.
+    """
 
     def __init__(self, offers: LenderOffers, terms: Terms) -> None:
         self.terms = terms
+        base = (offers.visibility, offers.visibility_mandate)
+        appetite = (offers.risk_appetite, offers.risk_appetite_mandate)
         self.cumulative = [
-            np.cumsum(offers.visibility, axis=1).tolist(),
-            np.cumsum(offers.visibility_mandate, axis=1).tolist(),
+            [np.cumsum(base[m] * (appetite[m] >= edge), axis=1).tolist() for m in (0, 1)]
+            for edge in RISK_CLASS_EDGES
         ]
         self.present = offers.present.tolist()
         for name in (
@@ -70,11 +86,15 @@ class OffersView:
             "mandate_funding_cut",
             "operating_cost",
             "technology",
+            "relationship",
+            "thin_file_edge",
+            "business_discount",
             "risk_appetite",
             "risk_appetite_mandate",
             "markup",
             "posted_rate",
             "equity",
+            "partner_funding",
             "is_platform",
         ):
             setattr(self, name, getattr(offers, name).tolist())
@@ -90,7 +110,9 @@ class BorrowerAgent(mesa.Agent):
         population: MesaBorrowerPopulation,
         index: int,
         segment: int,
-        hazard: float,
+        pd: float,
+        thin_file: bool,
+        data_rank: float,
         loan_mean: float,
         loan_sigma: float,
     ) -> None:
@@ -98,15 +120,27 @@ class BorrowerAgent(mesa.Agent):
         self.population = population
         self.index = index
         self.segment = segment
-        self.hazard = hazard  # monthly default probability of a performing loan
+        self.pd = pd  # annual PD without shared-data discipline
+        self.thin_file = thin_file
+        self.data_rank = data_rank  # covered by shared credit data when below coverage
         self.loan_mean = loan_mean
         self.loan_sigma = loan_sigma
+        self.hazard = 0.0  # monthly default probability of the performing loan
         self.rate = 0.0
+        self.partner_rate = 0.0  # what a co-lending partner earns on its part
         self.payment = 0.0
         self.online = False
         self.close()  # no loan yet
 
     # ------------------------------------------------------------- behaviour
+    def covered(self, coverage: float) -> bool:
+        """Whether it is a thin file covered by shared credit data."""
+        return self.thin_file and self.data_rank < coverage
+
+    def effective_pd(self, coverage: float, discipline: float) -> float:
+        """Annual PD now: a thin file covered by shared data defaults ``discipline`` less."""
+        return self.pd * (1.0 - discipline * self.covered(coverage))
+
     def draw_need(self, rng: np.random.Generator) -> float:
         """Amount wanted (CNY), lognormal with the segment's mean."""
         sigma = self.loan_sigma
@@ -132,16 +166,18 @@ class BorrowerAgent(mesa.Agent):
         affinity: float,
         need: float,
         business: bool,
-    ) -> list[tuple[int, int, float, float, bool] | None]:
+        reservation: float,
+    ) -> list[Slot | None]:
         """Sample lenders, rank them, and have each screen and price this application.
 
-        Returns one slot per search draw, best first: ``(lender, refusals,
-        amount, rate, online)``, or None for an empty or repeated draw (as the
-        vectorised clearing leaves it).
+        The borrower samples among the lenders that take its risk class. Returns
+        one :data:`Slot` per search draw, best first, or None for an empty or
+        repeated draw (as the vectorised clearing leaves it).
         """
         t = market.terms
         size = t.search_size
-        cumulative = market.cumulative[mandate][region]
+        risk_class = bisect_right(RISK_CLASS_EDGES, pd) - 1
+        cumulative = market.cumulative[risk_class][mandate][region]
         total = cumulative[-1] if cumulative else 0.0
         if total <= 0:
             return [None] * size
@@ -153,30 +189,29 @@ class BorrowerAgent(mesa.Agent):
             by_app = rng.random() < affinity * market.online_capability[lender]
             online = market.online_only[lender] or not present or by_app
             convenience = affinity if online else 1.0 - affinity
+            # comparing offers online is cheaper: the rate weighs more there
+            sensitivity = t.online_rate_sensitivity if online else 1.0
             utility = (
-                -t.rate_sensitivity * 100.0 * market.posted_rate[lender]
+                -t.rate_sensitivity * 100.0 * market.posted_rate[lender] * sensitivity
                 + t.online_preference * convenience
                 + market.log_brand[lender]
                 + rng.gumbel()
             )
             ranked.append((-utility, lender, online))
         ranked.sort(key=lambda item: item[0])  # stable, as the vectorised argsort
-        slots: list[tuple[int, bool, float, float, bool] | None] = []
+        slots: list[Slot | None] = []
         seen = set()
         for _, lender, online in ranked:
             if lender in seen:
                 slots.append(None)
                 continue
             seen.add(lender)
-            slots.append(
-                (
-                    lender,
-                    *self._screen(
-                        market, rng, lender, online, mandate, pd, thin_file, covered, need, business
-                    ),
-                    online,
-                )
+            refusals, amount, rate, partner_rate = self._screen(
+                market, rng, lender, online, mandate, pd, thin_file, covered, need, business
             )
+            if refusals == 0 and rate * (1.0 - pd) > reservation:
+                refusals = DECLINED_PRICE  # dearer than the borrower would pay
+            slots.append((lender, refusals, amount, rate, online, partner_rate))
         return slots
 
     @staticmethod
@@ -191,25 +226,33 @@ class BorrowerAgent(mesa.Agent):
         covered: bool,
         need: float,
         business: bool,
-    ) -> tuple[bool, float, float]:
-        """One lender's screening of this application: ``(refusals, amount, rate)``.
+    ) -> tuple[int, float, float, float]:
+        """One lender's screening: ``(refusals, amount, rate, partner_rate)``.
 
-        ``refusals`` is the bit mask of ``sim.clearing.REFUSED_*`` reasons (0: approved).
+        ``refusals`` is the bit mask of ``sim.clearing.REFUSED_*`` reasons (0:
+        approved); ``partner_rate`` is what a co-lending partner would earn.
         """
         t = market.terms
-        thin_factor = 1.0 + THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
-        noise = t.screening_noise * (1.0 - TECH_NOISE_CUT * market.technology[lender]) * thin_factor
+        # the thin-file part of the noise, cut by the lender's data edge; relationship
+        # lending cuts the noise on borrowers met at its branches
+        thin_excess = THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
+        noise = (
+            t.screening_noise
+            * (1.0 - TECH_NOISE_CUT * market.technology[lender])
+            * (1.0 + (1.0 - market.thin_file_edge[lender]) * thin_excess)
+            * (1.0 - market.relationship[lender] * (not online))
+        )
         signal = min(pd * math.exp(noise * rng.standard_normal()), 1.0)
         if mandate:
             appetite = market.risk_appetite_mandate[lender]
             funding = max(market.funding_cost[lender] - market.mandate_funding_cut[lender], 0.0)
         else:
             appetite = market.risk_appetite[lender]
-            funding = market.funding_cost[lender]
-        break_even = (
-            funding + market.operating_cost[lender] + signal * t.loss_given_default + 0.0
-        )
-        rate = min(break_even + market.markup[lender], t.rate_cap)
+            funding = max(market.funding_cost[lender], 0.0)
+        break_even = funding + market.operating_cost[lender] + signal * t.loss_given_default + 0.0
+        discount = market.business_discount[lender] if business else 0.0
+        markup = max(market.markup[lender] - discount, 0.0)
+        rate = min(break_even + markup, t.rate_cap)
         amount = need
         if online:
             amount = min(amount, t.online_business_cap if business else t.online_consumer_cap)
@@ -222,7 +265,9 @@ class BorrowerAgent(mesa.Agent):
             | REFUSED_RATE_CAP * (break_even > t.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         )
-        return refusals, amount, rate
+        partner_rate = market.partner_funding[lender] + signal * t.loss_given_default
+        partner_rate = min(partner_rate + t.co_lending_margin, rate)
+        return refusals, amount, rate, partner_rate
 
     def _split(self, flows: list[float], amount: float) -> None:
         own = self.own_share
@@ -243,7 +288,14 @@ class BorrowerAgent(mesa.Agent):
             self._split(month.new_npl, self.balance)
             return
         balance = self.balance
-        self._split(month.interest, balance * self.rate / 12.0)
+        interest = balance * self.rate / 12.0
+        own = self.own_share
+        if own < 1.0:  # the partner earns its rate on its part, the originator the rest
+            partner = balance * (1.0 - own) * self.partner_rate / 12.0
+            month.interest[self.lender] += interest - partner
+            month.interest[self.funder] += partner
+        else:
+            month.interest[self.lender] += interest
         if month.rng.random() < month.prepayment_rate or self.months_left <= 1:
             principal = balance
         else:
@@ -264,14 +316,18 @@ class BorrowerAgent(mesa.Agent):
         amount: float,
         rate: float,
         online: bool,
+        pd: float,
         months_left: int,
+        partner_rate: float,
     ) -> None:
-        """Start a loan (or, at set-up, one already part-repaid)."""
+        """Start a loan defaulting at annual ``pd`` (or, at set-up, one already part-repaid)."""
         self.lender = lender
         self.funder = funder
         self.own_share = own_share
         self.balance = amount
         self.rate = rate
+        self.partner_rate = partner_rate
+        self.hazard = float(monthly_hazard(pd))
         self.months_left = months_left
         self.payment = amount / max(months_left, 1)
         self.online = online

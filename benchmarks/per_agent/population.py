@@ -14,19 +14,21 @@ steps every borrower in random order; a borrower services its own loan in
 plain Python (interest, amortisation, prepayment, default, write-off, with its
 own scalar random draws) and, when it has no loan, decides whether to apply.
 Each applicant then draws its loan need, searches (samples ``search_size``
-lenders by visibility in its region), ranks them by its logit utility and has
-each screened and priced (noisy risk signal, rate cap, loan-size caps), all
-in its own Python method (:meth:`BorrowerAgent.search`), following
-:mod:`sim.clearing` step for step. Only the matching against lenders'
-monthly room (first come first served, round by round as in
-:func:`sim.clearing.clear`) reuses the vectorised
-:func:`sim.clearing._within_capacity`. New loans are booked agent by agent.
+lenders by visibility in its region among those that take its risk class),
+ranks them by its logit utility, has each screened and priced (noisy risk
+signal, rate cap, loan-size caps) and decides whether it would take each
+approved offer at its price (its reservation rate), all in its own Python
+method (:meth:`BorrowerAgent.search`), following :mod:`sim.clearing` step for
+step. Only the matching against lenders' monthly room (first come first
+served, round by round as in :func:`sim.clearing.clear`) reuses the
+vectorised :func:`sim.clearing._within_capacity`. New loans are booked agent
+by agent, each defaulting at its borrower's PD when it was booked.
 
-Static traits (segment, region, PD, thin file, data rank, digital affinity)
-are drawn exactly as the vectorised population draws them (it is built first
-and its traits copied), so for one seed both start from the same borrowers
-and lenders; after that the random streams differ and only distributions
-agree.
+Static traits (segment, region, PD, reservation rate, thin file, data rank,
+digital affinity) are drawn exactly as the vectorised population draws them
+(it is built first and its traits copied), so for one seed both start from
+the same borrowers and lenders; after that the random streams differ and only
+distributions agree.
 """
 
 from __future__ import annotations
@@ -48,7 +50,6 @@ from sim.clearing import (
     decisive,
 )
 from sim.config import MarketConfig
-from sim.finance import monthly_hazard
 
 if TYPE_CHECKING:
     import mesa
@@ -59,6 +60,7 @@ STATIC_TRAITS = (
     "segment",
     "region",
     "pd",
+    "reservation",
     "thin_file",
     "data_rank",
     "affinity",
@@ -116,7 +118,6 @@ class MesaBorrowerPopulation:
     def attach(self, model: mesa.Model) -> None:
         """Create one ``BorrowerAgent`` per borrower in ``model``."""
         self.model = model
-        hazard = monthly_hazard(self.pd)
         loan_mean = self.loan_mean[self.segment]
         loan_sigma = self.loan_sigma[self.segment]
         self.agents = [
@@ -125,7 +126,9 @@ class MesaBorrowerPopulation:
                 self,
                 i,
                 int(self.segment[i]),
-                float(hazard[i]),
+                float(self.pd[i]),
+                bool(self.thin_file[i]),
+                float(self.data_rank[i]),
                 float(loan_mean[i]),
                 float(loan_sigma[i]),
             )
@@ -140,6 +143,18 @@ class MesaBorrowerPopulation:
         raise AttributeError(name)
 
     # ------------------------------------------------------------- interface
+    def effective_pd(self, idx: np.ndarray, coverage: float, discipline: float) -> np.ndarray:
+        """Annual PD of borrowers ``idx`` now, agent by agent (shared-data discipline)."""
+        agents = self.agents
+        return np.array(
+            [agents[i].effective_pd(coverage, discipline) for i in idx.tolist()], dtype=float
+        )
+
+    def covered(self, idx: np.ndarray, coverage: float) -> np.ndarray:
+        """Which of borrowers ``idx`` are thin files covered by shared credit data."""
+        agents = self.agents
+        return np.array([agents[i].covered(coverage) for i in idx.tolist()], dtype=bool)
+
     def draw_need(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Loan amounts wanted by borrowers ``idx`` (CNY), drawn agent by agent."""
         agents = self.agents
@@ -209,8 +224,9 @@ class MesaBorrowerPopulation:
         """Each applicant searches, ranks and is screened in its own step; then the matching.
 
         The matching is :func:`sim.clearing.clear`'s: round ``k`` offers every
-        applicant still without a loan to its ``k``-th ranked lender, and
-        approvals are served first come first served within the lender's room.
+        applicant still without a loan to its ``k``-th ranked lender, and the
+        approvals it accepts are served first come first served within the
+        lender's room (an offer it declined takes none).
         """
         n, n_lenders, size = app.idx.size, offers.capacity.size, terms.search_size
         result = Matches.empty(n, n_lenders)
@@ -227,6 +243,7 @@ class MesaBorrowerPopulation:
             app.affinity.tolist(),
             app.need.tolist(),
             app.business.tolist(),
+            app.reservation.tolist(),
             strict=True,
         )
         slots = [self.agents[i].search(market, rng, *rest) for i, *rest in columns]
@@ -246,10 +263,13 @@ class MesaBorrowerPopulation:
             result.capacity_bound[lender[approved & ~fits]] = True
             refused[approved & ~fits] = REFUSED_CAPACITY
             result.refusals[rows] |= decisive(refused)
-            for row, (wl, _, amt, rate, online) in (tried[j] for j in np.flatnonzero(fits)):
+            for row, (wl, _, amt, rate, online, partner_rate) in (
+                tried[j] for j in np.flatnonzero(fits)
+            ):
                 result.lender[row] = wl
                 result.amount[row] = amt
                 result.rate[row] = rate
+                result.partner_rate[row] = partner_rate
                 result.online[row] = online
                 share = offers.own_share[wl]
                 result.own_share[row] = share
@@ -269,10 +289,17 @@ class MesaBorrowerPopulation:
         amount: np.ndarray,
         rate: np.ndarray,
         online: np.ndarray,
+        pd: np.ndarray,
         months_left: np.ndarray | None = None,
+        partner_rate: np.ndarray | None = None,
     ) -> None:
-        """Record new loans for borrowers ``idx``, agent by agent."""
+        """Record new loans for borrowers ``idx``, agent by agent, defaulting at annual ``pd``.
+
+        ``partner_rate`` is what a co-lending partner earns on its part (the
+        loan's rate by default).
+        """
         term = self.term[self.segment[idx]] if months_left is None else months_left
+        partner_rate = rate if partner_rate is None else partner_rate
         for k, i in enumerate(idx.tolist()):
             self.agents[i].take_loan(
                 int(lender[k]),
@@ -281,7 +308,9 @@ class MesaBorrowerPopulation:
                 float(amount[k]),
                 float(rate[k]),
                 bool(online[k]),
+                float(pd[k]),
                 int(term[k]),
+                float(partner_rate[k]),
             )
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
@@ -292,19 +321,29 @@ class MesaBorrowerPopulation:
         return np.array(total) * self.weight
 
     def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
-        by_originator = [0.0] * n_lenders
-        by_funder = [0.0] * n_lenders
-        npl = [0.0] * n_lenders
+        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split.
+
+        The originators' parts and the partners' are summed apart and then
+        added, as the vectorised sums are, so the opening balance sheets agree
+        to the last digit.
+        """
+        by_originator, own, partners, npl_own, npl_partners = ([0.0] * n_lenders for _ in range(5))
         for agent in self.agents:
             if agent.lender == NO_LENDER:
                 continue
             by_originator[agent.lender] += agent.balance
-            agent._split(by_funder, agent.balance)
+            own[agent.lender] += agent.balance * agent.own_share
             if agent.npl_age > 0:
-                agent._split(npl, agent.balance)
+                npl_own[agent.lender] += agent.balance * agent.own_share
+            if agent.own_share < 1.0:
+                part = agent.balance * (1.0 - agent.own_share)
+                partners[agent.funder] += part
+                if agent.npl_age > 0:
+                    npl_partners[agent.funder] += part
         w = self.weight
-        return np.array(by_originator) * w, np.array(by_funder) * w, np.array(npl) * w
+        by_funder = np.array(own) + np.array(partners)
+        npl = np.array(npl_own) + np.array(npl_partners)
+        return np.array(by_originator) * w, by_funder * w, npl * w
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class ServicingFlows:
     """One month of loan servicing, per lender id (arrays of length ``n_lenders``), CNY."""
 
-    interest: np.ndarray  # interest received, by funder share
+    interest: np.ndarray  # interest received: partners' partner rate, originators the rest
     principal: np.ndarray  # principal repaid (incl. prepayment), by funder share
     new_npl: np.ndarray  # balance turning non-performing, by funder share
     written_off: np.ndarray  # non-performing balance written off, by funder share

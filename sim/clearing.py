@@ -28,7 +28,7 @@ class Applicants:
     idx: np.ndarray  # borrower index in the population
     region: np.ndarray
     mandate: np.ndarray  # bool: in a policy lender's mandate segments
-    pd: np.ndarray  # true annual PD
+    pd: np.ndarray  # annual PD now (after the discipline of shared credit data)
     thin_file: np.ndarray
     covered: np.ndarray  # thin file covered by shared credit data
     affinity: np.ndarray  # digital affinity this month
@@ -152,8 +152,8 @@ def sample_candidates(
     """Lender ids sampled by visibility in each applicant's region (NO_LENDER if none).
 
     ``visibility`` is ``[n_regions, n_lenders]``; a "region" is any group of
-    applicants sharing a row (``clear`` stacks the mandate segments' rows after
-    the others).
+    applicants sharing a row (``search_rows`` stacks one block of rows per risk
+    class and mandate flag).
     """
     out = np.full((region.size, size), NO_LENDER, dtype=np.int64)
     n_lenders = visibility.shape[1]

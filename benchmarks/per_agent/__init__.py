@@ -26,6 +26,16 @@ class PerAgentMarket(Market):
         pop = model.population
         return pop.clear(app, offers, self.terms(), pop.weight, model.rng)
 
+    def enforce_own_share(self) -> None:
+        """Co-lent loans below the minimum own share: their originators buy the gap."""
+        model = self.model
+        book = model.book
+        minimum = model.regulator.levers.co_lending_min_own_share
+        moved, moved_npl, back, back_npl = model.population.raise_own_share(minimum, book.n)
+        book.loans += moved - back
+        book.npl += moved_npl - back_npl
+        book.cash += back - moved
+
 
 class PerAgentModel(MarketModel):
     """:class:`~sim.model.MarketModel` with per-agent borrowers and matching."""

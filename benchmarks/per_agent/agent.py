@@ -51,14 +51,17 @@ class Month:
         self.principal = [0.0] * n_lenders
         self.new_npl = [0.0] * n_lenders
         self.written_off = [0.0] * n_lenders
+        self.defaulted = [0.0] * n_lenders  # by originator, whole loans
+        self.expected_defaults = [0.0] * n_lenders  # what the originators' pricing expected
         self.matured = 0
         self.applicants: list[int] = []
 
 
 RISK_CLASS_EDGES = PD_BUCKET_EDGES.tolist()
 """Lower edges of the risk classes borrowers know themselves to be in (annual PD)."""
-Slot = tuple[int, int, float, float, bool, float]
-"""One screened search draw: ``(lender, refusals, amount, rate, online, partner_rate)``."""
+Slot = tuple[int, int, float, float, bool, float, float]
+"""One screened search draw: ``(lender, refusals, amount, rate, online, partner_rate,
+priced_pd)``."""
 
 
 class OffersView:
@@ -89,6 +92,7 @@ class OffersView:
             "relationship",
             "thin_file_edge",
             "business_discount",
+            "loss_factor",
             "risk_appetite",
             "risk_appetite_mandate",
             "markup",
@@ -126,6 +130,7 @@ class BorrowerAgent(mesa.Agent):
         self.loan_mean = loan_mean
         self.loan_sigma = loan_sigma
         self.hazard = 0.0  # monthly default probability of the performing loan
+        self.priced_hazard = 0.0  # the monthly hazard its originator priced it at
         self.rate = 0.0
         self.partner_rate = 0.0  # what a co-lending partner earns on its part
         self.payment = 0.0
@@ -206,12 +211,12 @@ class BorrowerAgent(mesa.Agent):
                 slots.append(None)
                 continue
             seen.add(lender)
-            refusals, amount, rate, partner_rate = self._screen(
+            refusals, amount, rate, partner_rate, priced_pd = self._screen(
                 market, rng, lender, online, mandate, pd, thin_file, covered, need, business
             )
             if refusals == 0 and rate * (1.0 - pd) > reservation:
                 refusals = DECLINED_PRICE  # dearer than the borrower would pay
-            slots.append((lender, refusals, amount, rate, online, partner_rate))
+            slots.append((lender, refusals, amount, rate, online, partner_rate, priced_pd))
         return slots
 
     @staticmethod
@@ -226,11 +231,12 @@ class BorrowerAgent(mesa.Agent):
         covered: bool,
         need: float,
         business: bool,
-    ) -> tuple[int, float, float, float]:
-        """One lender's screening: ``(refusals, amount, rate, partner_rate)``.
+    ) -> tuple[int, float, float, float, float]:
+        """One lender's screening: ``(refusals, amount, rate, partner_rate, priced_pd)``.
 
         ``refusals`` is the bit mask of ``sim.clearing.REFUSED_*`` reasons (0:
-        approved); ``partner_rate`` is what a co-lending partner would earn.
+        approved); ``partner_rate`` is what a co-lending partner would earn;
+        ``priced_pd`` is the lender's estimate, scaled by its loss experience.
         """
         t = market.terms
         # the thin-file part of the noise, cut by the lender's data edge; relationship
@@ -243,6 +249,7 @@ class BorrowerAgent(mesa.Agent):
             * (1.0 - market.relationship[lender] * (not online))
         )
         signal = min(pd * math.exp(noise * rng.standard_normal()), 1.0)
+        signal = min(signal * market.loss_factor[lender], 1.0)  # experience rating
         if mandate:
             appetite = market.risk_appetite_mandate[lender]
             funding = max(market.funding_cost[lender] - market.mandate_funding_cut[lender], 0.0)
@@ -267,7 +274,7 @@ class BorrowerAgent(mesa.Agent):
         )
         partner_rate = market.partner_funding[lender] + signal * t.loss_given_default
         partner_rate = min(partner_rate + t.co_lending_margin, rate)
-        return refusals, amount, rate, partner_rate
+        return refusals, amount, rate, partner_rate, signal
 
     def _split(self, flows: list[float], amount: float) -> None:
         own = self.own_share
@@ -283,8 +290,10 @@ class BorrowerAgent(mesa.Agent):
                 self.close()
                 month.matured += 1
             return
+        month.expected_defaults[self.lender] += self.balance * self.priced_hazard
         if month.rng.random() < self.hazard * month.hazard_multiplier[self.lender]:
             self.npl_age = 1
+            month.defaulted[self.lender] += self.balance
             self._split(month.new_npl, self.balance)
             return
         balance = self.balance
@@ -319,6 +328,7 @@ class BorrowerAgent(mesa.Agent):
         pd: float,
         months_left: int,
         partner_rate: float,
+        priced_pd: float,
     ) -> None:
         """Start a loan defaulting at annual ``pd`` (or, at set-up, one already part-repaid)."""
         self.lender = lender
@@ -328,10 +338,27 @@ class BorrowerAgent(mesa.Agent):
         self.rate = rate
         self.partner_rate = partner_rate
         self.hazard = float(monthly_hazard(pd))
+        self.priced_hazard = float(monthly_hazard(priced_pd))
         self.months_left = months_left
         self.payment = amount / max(months_left, 1)
         self.online = online
         self.npl_age = 0
+
+    def raise_own_share(self, minimum: float, flows: list[list[float]], weight: float) -> None:
+        """Bring a co-lent loan up to own share ``minimum``: the originator buys the gap.
+
+        ``flows`` are ``[moved, moved_npl, back, back_npl]`` per lender (CNY):
+        what the originator takes over and what its partner gives up.
+        """
+        if self.lender == NO_LENDER or self.funder == NO_LENDER or self.own_share >= minimum:
+            return
+        amount = self.balance * (minimum - self.own_share) * weight
+        flows[0][self.lender] += amount
+        flows[2][self.funder] += amount
+        if self.npl_age > 0:
+            flows[1][self.lender] += amount
+            flows[3][self.funder] += amount
+        self.own_share = minimum
 
     def close(self) -> None:
         """The loan is repaid or written off."""

@@ -193,6 +193,8 @@ class MesaBorrowerPopulation:
             np.array(month.new_npl) * w,
             np.array(month.written_off) * w,
             month.matured,
+            np.array(month.defaulted) * w,
+            np.array(month.expected_defaults) * w,
         )
 
     def applicants(self, growth: float, rng: np.random.Generator) -> np.ndarray:
@@ -263,13 +265,14 @@ class MesaBorrowerPopulation:
             result.capacity_bound[lender[approved & ~fits]] = True
             refused[approved & ~fits] = REFUSED_CAPACITY
             result.refusals[rows] |= decisive(refused)
-            for row, (wl, _, amt, rate, online, partner_rate) in (
+            for row, (wl, _, amt, rate, online, partner_rate, priced_pd) in (
                 tried[j] for j in np.flatnonzero(fits)
             ):
                 result.lender[row] = wl
                 result.amount[row] = amt
                 result.rate[row] = rate
                 result.partner_rate[row] = partner_rate
+                result.priced_pd[row] = priced_pd
                 result.online[row] = online
                 share = offers.own_share[wl]
                 result.own_share[row] = share
@@ -292,14 +295,17 @@ class MesaBorrowerPopulation:
         pd: np.ndarray,
         months_left: np.ndarray | None = None,
         partner_rate: np.ndarray | None = None,
+        priced_pd: np.ndarray | None = None,
     ) -> None:
         """Record new loans for borrowers ``idx``, agent by agent, defaulting at annual ``pd``.
 
         ``partner_rate`` is what a co-lending partner earns on its part (the
-        loan's rate by default).
+        loan's rate by default); ``priced_pd`` the PD the originator priced (the
+        true one by default).
         """
         term = self.term[self.segment[idx]] if months_left is None else months_left
         partner_rate = rate if partner_rate is None else partner_rate
+        priced_pd = pd if priced_pd is None else priced_pd
         for k, i in enumerate(idx.tolist()):
             self.agents[i].take_loan(
                 int(lender[k]),
@@ -311,7 +317,22 @@ class MesaBorrowerPopulation:
                 float(pd[k]),
                 int(term[k]),
                 float(partner_rate[k]),
+                float(priced_pd[k]),
             )
+
+    def raise_own_share(
+        self, minimum: float, n_lenders: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Bring co-lent loans up to own share ``minimum``, agent by agent.
+
+        Returns per lender (CNY) what originators take over and its
+        non-performing part, and what partners give up and its non-performing part.
+        """
+        flows = [[0.0] * n_lenders for _ in range(4)]
+        for agent in self.agents:
+            agent.raise_own_share(minimum, flows, self.weight)
+        moved, moved_npl, back, back_npl = (np.array(f) for f in flows)
+        return moved, moved_npl, back, back_npl
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
         """Per-lender totals of ``amount`` (per real borrower), split by funding share."""

@@ -272,6 +272,13 @@ def test_same_servicing_of_the_same_loans():
         hazard[has_loan], vec.population.loans.full("hazard", N_BORROWERS)[has_loan], rtol=1e-12
     )
     flows = [p.service(n, np.zeros(n), 0.0, 12, np.random.default_rng(1)) for p in pops]
-    for name in ("interest", "principal", "new_npl", "written_off"):
+    for name in (
+        "interest",
+        "principal",
+        "new_npl",
+        "written_off",
+        "defaulted",
+        "expected_defaults",
+    ):
         assert np.allclose(getattr(flows[1], name), getattr(flows[0], name), rtol=1e-10), name
     assert flows[1].matured == flows[0].matured

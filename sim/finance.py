@@ -131,7 +131,8 @@ def market_power_markup(
     condition; Berry 1994, Anderson, de Palma and Thisse 1992).
     """
     alpha = 100.0 * rate_sensitivity * (1.0 + (online_rate_sensitivity - 1.0) * online_share)
-    return 1.0 / (alpha * (1.0 - np.minimum(share, 0.95)))
+    with np.errstate(divide="ignore"):  # borrowers blind to price: no limit to the margin
+        return 1.0 / (alpha * (1.0 - np.minimum(share, 0.95)))
 
 
 def next_markup(
@@ -149,7 +150,7 @@ def next_markup(
     ``1 + speed`` (it rations by price). The result stays within ``[floor, ceiling]``.
     """
     up = markup * (1.0 + speed)
-    toward = markup + speed * (target - markup)
+    toward = markup + speed * (np.minimum(target, ceiling) - markup)
     return np.clip(np.where(capacity_bound, up, toward), floor, ceiling)
 
 

@@ -121,6 +121,7 @@ def check_market_table(frame: pd.DataFrame, n_positive: list[int] | None, where:
         **{f"{c}_new": ~lent for c in CONCENTRATION},
         "online_share": ~lent,
         "avg_rate": ~lent,
+        "new_loan_pd": ~lent,
         "npl_ratio": ~outstanding,
         "served_share": ~(frame["demand"] > 0),
     }

@@ -206,9 +206,13 @@ def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
 
 
 def loss(summary: dict[str, float], targets: Targets) -> float:
-    """Weighted loss of a seed-averaged summary: 0 when every target is hit exactly."""
+    """Weighted loss of a seed-averaged summary: 0 when every target is hit exactly.
+
+    The weights are normalised over the groups the summary has (the price
+    structure only when it carries the type rates).
+    """
     terms = loss_terms(summary, targets)
-    return float(sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS.values()))
+    return float(sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS[g] for g in terms))
 
 
 # ------------------------------------------------------------------ search

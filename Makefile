@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine: `make run` (baseline scenario) and `make test`.
 # Both create a python3.12 virtual environment in .venv on first use: `make run`
 # installs the runtime dependencies only, `make test` adds every extra the tests use.
+# Modules are byte-compiled on first import, not at install (--no-compile: half the install time).
 VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,notebook,ray,slurm,sensitivity
@@ -17,11 +18,11 @@ $(VENV)/.created:
 	touch $@
 
 $(VENV)/.installed-runtime: pyproject.toml $(VENV)/.created  ## the model, its tables and plots
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet --no-compile -e .
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.created  ## everything the test suite needs
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet --no-compile -e '.[$(EXTRAS)]'
 	touch $@ $(VENV)/.installed-runtime
 
 run: $(VENV)/.installed-runtime  ## the baseline scenario, tables and plots in outputs/runs/

@@ -1,0 +1,74 @@
+"""The Python API: the same tables as the run pipeline, files when asked, errors before work."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from pandas.testing import assert_frame_equal
+
+from sim import api
+from sim.output.tables import TABLE_NAMES
+from sim.validation import ConfigError
+from tests.conftest import run_tables
+
+SMALL = ("plots=false", "market.end=2025-12")
+
+
+def test_run_in_memory_equals_the_pipeline():
+    """api.run(scenario, seed) gives the tables simulate() gives for the same overrides, every
+    table by name and as an attribute, and writes nothing.
+    """
+    result = api.run(*SMALL, scenario="tightening", seed=4, n_borrowers=3000)
+    expected = run_tables("scenario=tightening", "seed=4", "market.n_borrowers=3000", *SMALL)
+    assert set(result.tables) == set(TABLE_NAMES) == set(expected)
+    for name in TABLE_NAMES:
+        assert_frame_equal(result[name], expected[name])
+        assert getattr(result, name) is result.tables[name]
+    assert result.config.scenario_name == "tightening" and result.config.seed == 4
+    assert result.out_dir is None and result.paths == {}
+    assert [c["month"] for c in result.lever_changes] == ["2025-01"] * 4
+
+
+def test_run_into_a_directory_writes_the_run(tmp_path):
+    """With out_dir, every table is written (CSV and Parquet) and read back unchanged, with
+    result.json and the overrides a comparison reads from .hydra/overrides.yaml.
+    """
+    result = api.run(*SMALL, "seed=2", n_borrowers=3000, out_dir=tmp_path / "run")
+    memory = api.run(*SMALL, "seed=2", n_borrowers=3000)
+    for name in TABLE_NAMES:
+        assert result.paths[f"{name}.csv"].is_file()
+        assert_frame_equal(result[name], memory[name], check_dtype=False)
+    assert result.paths["result.json"].is_file()
+    saved = yaml.safe_load((tmp_path / "run" / ".hydra" / "overrides.yaml").read_text())
+    assert saved == result.overrides == ["market.n_borrowers=3000", *SMALL, "seed=2"]
+    assert result.config_hash == memory.config_hash
+
+
+def test_bad_input_is_refused_before_work(tmp_path):
+    """A lever out of range raises ConfigError naming the key; no directory is made."""
+    with pytest.raises(ConfigError) as caught:
+        api.run("regulation.rate_cap_apr=-1", out_dir=tmp_path / "bad")
+    assert any("regulation.rate_cap_apr" in line for line in caught.value.problems)
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ConfigError):
+        api.sweep(params={"regulation.rate_cap_apr": [-1, 0.2]}, out_dir=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_sweep_returns_its_tables(tmp_path):
+    """Two caps on one seed: two complete jobs, one yearly row per job and year (2024, 2025),
+    and the comparison against the named baseline point.
+    """
+    result = api.sweep(
+        *SMALL,
+        params={"regulation.rate_cap_apr": [0.12, 0.24]},
+        seeds=[0],
+        n_borrowers=1500,
+        out_dir=tmp_path / "sweep",
+        baseline="regulation.rate_cap_apr=0.24",
+    )
+    assert result.jobs["status"].tolist() == ["complete", "complete"]
+    assert result.jobs["regulation.rate_cap_apr"].tolist() == [0.12, 0.24]
+    assert result.yearly[["job", "year"]].values.tolist() == [[0, 2024], [0, 2025], [1, 2024],
+                                                               [1, 2025]]
+    assert result.comparison is not None and len(result.lenders) > 0

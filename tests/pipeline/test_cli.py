@@ -145,7 +145,7 @@ def test_lendsim_is_the_same_app_as_python_m_sim(tmp_path):
 @pytest.mark.parametrize(
     ("script", "words"),
     [
-        ("lendsim", "lendsim is powered by Hydra"),
+        ("lendsim", "lendsim: agent-based simulator"),
         ("lendsim-compare", "usage:"),
         ("lendsim-calibrate", "usage:"),
         ("lendsim-sensitivity", "usage:"),

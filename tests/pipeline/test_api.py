@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import yaml
 from pandas.testing import assert_frame_equal
@@ -72,3 +73,28 @@ def test_sweep_returns_its_tables(tmp_path):
     assert result.yearly[["job", "year"]].values.tolist() == [[0, 2024], [0, 2025], [1, 2024],
                                                                [1, 2025]]
     assert result.comparison is not None and len(result.lenders) > 0
+
+
+def test_sweep_tables_read_the_same_in_pandas_and_duckdb(tmp_path):
+    """The README's two ways of reading a sweep agree: the mean 2025 HHI per cap from
+    sweep_yearly.parquet in pandas and in DuckDB, and DuckDB over the jobs' own Parquet files.
+    """
+    duckdb = pytest.importorskip("duckdb")  # in the notebook extra, which make test installs
+    result = api.sweep(
+        *SMALL, params={"regulation.rate_cap_apr": [0.12, 0.24]}, seeds=[0, 1],
+        n_borrowers=1500, out_dir=tmp_path / "sweep",
+    )
+    table = result.sweep_dir / "sweep_yearly.parquet"
+    yearly = pd.read_parquet(table)
+    by_pandas = yearly[yearly["year"] == 2025].groupby("regulation.rate_cap_apr")["hhi"].mean()
+    by_duckdb = duckdb.sql(
+        f"""SELECT "regulation.rate_cap_apr" AS cap, avg(hhi) AS hhi FROM '{table}'
+            WHERE year = 2025 GROUP BY cap ORDER BY cap"""
+    ).df()
+    assert by_duckdb["cap"].tolist() == [0.12, 0.24]
+    assert by_duckdb["hhi"].to_numpy() == pytest.approx(by_pandas.to_numpy())
+    jobs = duckdb.sql(
+        f"""SELECT count(*) AS n FROM read_parquet('{result.sweep_dir}/*/market_yearly.parquet')
+            WHERE year = 2025"""
+    ).fetchall()[0][0]
+    assert jobs == 4

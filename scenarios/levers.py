@@ -300,7 +300,7 @@ def _show(value: Any) -> str:
 
 
 def catalogue(everything: bool = False, cfg: SimConfig | None = None) -> list[Lever]:
-    """Every regulation lever (with ``everything``, every key of the schema), in schema order."""
+    """Every regulation lever (with ``everything``, then every other key), in schema order."""
     cfg = cfg if cfg is not None else compose("progress=false")
     comments = schema_comments()
     source = sources()
@@ -322,7 +322,7 @@ def catalogue(everything: bool = False, cfg: SimConfig | None = None) -> list[Le
                 meaning=_BRACKET.sub("", meaning).strip(),
             )
         )
-    return out
+    return sorted(out, key=lambda lever: lever.key.split(".")[0] not in SECTIONS)  # levers first
 
 
 # ---------------------------------------------------------------------------- rendering

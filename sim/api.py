@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from omegaconf import OmegaConf
 
 from sim.config import SimConfig
 from sim.output.atomic import atomic_write_text
@@ -123,8 +124,8 @@ def run(
         seed: The seed (default 0).
         n_borrowers: Simulated borrowers (default ``market.n_borrowers``, 100,000).
         out_dir: Write the run directory here (tables as CSV and Parquet, plots
-            unless ``plots=false``, ``result.json``, ``.hydra/``); by default
-            nothing is written.
+            unless ``plots=false``, ``result.json``, the resolved config and the
+            overrides in ``.hydra/``); by default nothing is written.
         progress: Draw the progress bar by month (on a terminal only).
 
     Raises:
@@ -140,6 +141,7 @@ def run(
     hydra_dir = directory / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)  # as the command line leaves it, for comparison
     atomic_write_text(hydra_dir / "overrides.yaml", yaml.safe_dump(texts))
+    atomic_write_text(hydra_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
     result = run_simulation(cfg, directory, progress=progress)
     tables = {
         name.removesuffix(".parquet"): pd.read_parquet(directory / name)

@@ -56,35 +56,39 @@ def test_bad_input_is_refused_before_work(tmp_path):
     assert not (tmp_path / "sweep").exists()
 
 
-def test_sweep_returns_its_tables(tmp_path):
-    """Two caps on one seed: two complete jobs, one yearly row per job and year (2024, 2025),
-    and the comparison against the named baseline point.
-    """
-    result = api.sweep(
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory) -> api.SweepResult:
+    """Two caps on seeds 0 and 1, 2024-2025, compared against the 0.24 point."""
+    return api.sweep(
         *SMALL,
         params={"regulation.rate_cap_apr": [0.12, 0.24]},
-        seeds=[0],
+        seeds=[0, 1],
         n_borrowers=1500,
-        out_dir=tmp_path / "sweep",
+        out_dir=tmp_path_factory.mktemp("api") / "sweep",
         baseline="regulation.rate_cap_apr=0.24",
     )
-    assert result.jobs["status"].tolist() == ["complete", "complete"]
-    assert result.jobs["regulation.rate_cap_apr"].tolist() == [0.12, 0.24]
-    assert result.yearly[["job", "year"]].values.tolist() == [[0, 2024], [0, 2025], [1, 2024],
-                                                               [1, 2025]]
+
+
+def test_sweep_returns_its_tables(small_sweep):
+    """Two caps x two seeds: four complete jobs in sweeper order, one yearly row per job and
+    year (2024, 2025), the lenders' rows and the comparison against the named baseline point.
+    """
+    result = small_sweep
+    assert result.jobs["status"].tolist() == ["complete"] * 4
+    assert result.jobs["regulation.rate_cap_apr"].tolist() == [0.12, 0.12, 0.24, 0.24]
+    assert result.jobs["seed"].tolist() == [0, 1, 0, 1]
+    assert result.yearly[["job", "year"]].values.tolist() == [
+        [job, year] for job in range(4) for year in (2024, 2025)
+    ]
     assert result.comparison is not None and len(result.lenders) > 0
 
 
-def test_sweep_tables_read_the_same_in_pandas_and_duckdb(tmp_path):
+def test_sweep_tables_read_the_same_in_pandas_and_duckdb(small_sweep):
     """The README's two ways of reading a sweep agree: the mean 2025 HHI per cap from
     sweep_yearly.parquet in pandas and in DuckDB, and DuckDB over the jobs' own Parquet files.
     """
     duckdb = pytest.importorskip("duckdb")  # in the notebook extra, which make test installs
-    result = api.sweep(
-        *SMALL, params={"regulation.rate_cap_apr": [0.12, 0.24]}, seeds=[0, 1],
-        n_borrowers=1500, out_dir=tmp_path / "sweep",
-    )
-    table = result.sweep_dir / "sweep_yearly.parquet"
+    table = small_sweep.sweep_dir / "sweep_yearly.parquet"
     yearly = pd.read_parquet(table)
     by_pandas = yearly[yearly["year"] == 2025].groupby("regulation.rate_cap_apr")["hhi"].mean()
     by_duckdb = duckdb.sql(
@@ -93,8 +97,8 @@ def test_sweep_tables_read_the_same_in_pandas_and_duckdb(tmp_path):
     ).df()
     assert by_duckdb["cap"].tolist() == [0.12, 0.24]
     assert by_duckdb["hhi"].to_numpy() == pytest.approx(by_pandas.to_numpy())
+    pattern = small_sweep.sweep_dir / "*" / "market_yearly.parquet"
     jobs = duckdb.sql(
-        f"""SELECT count(*) AS n FROM read_parquet('{result.sweep_dir}/*/market_yearly.parquet')
-            WHERE year = 2025"""
+        f"SELECT count(*) AS n FROM read_parquet('{pattern}') WHERE year = 2025"
     ).fetchall()[0][0]
     assert jobs == 4

@@ -118,9 +118,14 @@ def test_generated_files_are_in_sync(every_key):
     writes now (regenerate with the commands in their headers), and the effects table is kept.
     """
     doc = (ROOT / "docs" / "levers.md").read_text()
-    assert section(doc, levers.SECTION) == levers.markdown(every_key)
+    assert section(doc, levers.SECTION) == levers.markdown(every_key), (
+        "regenerate: python -m scenarios.levers --all --format md --write docs/levers.md"
+    )
     assert section(doc, "lever-effects") is not None
-    assert (ROOT / "conf" / "hydra" / "help" / "lendsim.yaml").read_text() == levers.help_yaml()
+    help_file = (ROOT / "conf" / "hydra" / "help" / "lendsim.yaml").read_text()
+    assert help_file == levers.help_yaml(), (
+        "regenerate: python -m scenarios.levers --write-help conf/hydra/help/lendsim.yaml"
+    )
 
 
 def test_help_shows_the_custom_text():

@@ -59,7 +59,7 @@ def scenario_runs(work: Path) -> dict[str, str]:
         cfg = compose_config(f"scenario={scenario}", f"seed={seed}", scale, "plots=false")
         run_dir = work / f"{scenario}_{seed}_{scale.split('=')[1]}"
         result = run_simulation(cfg, run_dir, progress=False)
-        for name in result["files"]:
+        for name in (n for n in result["files"] if n.endswith(".csv")):
             out[f"run/{run_dir.name}/{name}"] = sha(run_dir / name)
         print(f"  {run_dir.name}", flush=True)
     return out

@@ -27,7 +27,10 @@ import pandas as pd
 from scipy import stats
 
 from scenarios.sweep.stats import PairedDifference, paired_difference
-from sim.output.atomic import atomic_write_text
+from sim.output.sections import replace_section
+
+SECTION = "lever-effects"
+"""The part of ``docs/levers.md`` this tool writes."""
 
 
 def flat_path(lever: str, value: float) -> str:
@@ -394,8 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m scenarios.lever_effects " + " ".join(argv or sys.argv[1:])
     text = markdown(table, tests, seeds, args.n_borrowers, command.strip())
     print(text)
-    if args.write:
-        atomic_write_text(args.write, text)
+    if args.write:  # only this tool's section: the file holds lendsim-levers' reference too
+        replace_section(args.write, SECTION, text)
     if args.csv:
         from sim.output.atomic import write_csv
 

@@ -45,6 +45,7 @@ import yaml
 
 from scenarios.parameters import Parameter, nest
 from scenarios.sweep.aggregate import aggregate
+from scenarios.sweep.figures import sweep_caption
 from sim.output.atomic import atomic_write_text, save_figure, write_csv
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def row_outputs(yearly: pd.DataFrame, names: Sequence[str], outputs: Sequence[st
     return means.reindex(list(names))
 
 
-def plot_indices(table: pd.DataFrame, out_path: Path) -> Path:
+def plot_indices(table: pd.DataFrame, out_path: Path, caption: str | None = None) -> Path:
     """Bar chart of mu* (with its interval) and sigma per parameter, a panel per output."""
     outputs = list(dict.fromkeys(table["output"]))
     fig, axes = plt.subplots(
@@ -198,7 +199,7 @@ def plot_indices(table: pd.DataFrame, out_path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Morris screening: mu* (mean |elementary effect| per unit range) and sigma")
-    return save_figure(fig, out_path)
+    return save_figure(fig, out_path, caption=caption)
 
 
 def run_design(
@@ -255,7 +256,8 @@ def sensitivity(
     )
     runs_dir = out_dir / "runs"
     run_design(names, out_dir / "conf", runs_dir, seeds, launcher, overrides)
-    yearly = aggregate(runs_dir)["yearly"]  # the callback did this too; redone to be sure
+    tables = aggregate(runs_dir)  # the callback did this too; redone to be sure
+    yearly = tables["yearly"]
     y = row_outputs(yearly, names, outputs)
     frames = [
         morris_indices(parameters, x, y[output].to_numpy(), levels, seed=design_seed).assign(
@@ -266,7 +268,7 @@ def sensitivity(
     columns = ["output", "parameter", "mu", "mu_star", "sigma", "mu_star_conf", "n_trajectories"]
     table = pd.concat(frames, ignore_index=True)[columns]
     write_csv(table, out_dir / "sensitivity.csv")
-    plot_indices(table, out_dir / "sensitivity.png")
+    plot_indices(table, out_dir / "sensitivity.png", sweep_caption(tables["jobs"]))
     return table
 
 

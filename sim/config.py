@@ -4,6 +4,10 @@ The values live in the YAML files under ``conf/`` (each with its source); these
 dataclasses give their types and are registered in Hydra's ConfigStore as
 ``schema``, so a misspelt key or a wrongly typed value fails at composition.
 Range, sum and ordering rules are checked by :mod:`sim.validation`.
+
+Each field's comment says what it means; a unit the key's name does not
+already say (``_cny``, ``_apr``, ``_months``, a share) is written in brackets
+at its end, ``[x equity]``. ``lendsim-levers`` reads both.
 """
 
 from __future__ import annotations
@@ -98,31 +102,31 @@ class LenderTypeConfig:
 class RegulationConfig:
     """Every regulatory lever, in real units, and a timeline of dated changes."""
 
-    rate_cap_apr: float = MISSING
-    min_capital_ratio: dict[str, float] = field(default_factory=dict)
-    max_leverage: dict[str, float] = field(default_factory=dict)
-    co_lending_min_own_share: float = MISSING
-    co_lending_partner_cap: float = MISSING
-    co_lending_total_cap: float = MISSING
-    online_consumer_loan_cap_cny: float = MISSING
-    online_business_loan_cap_cny: float = MISSING
-    platform_individual_loan_cap_cny: float = MISSING
-    single_borrower_limit: float = MISSING
-    online_entry_capital_cny: float = MISSING
-    cross_province_capital_cny: float = MISSING
-    licence_capital_binds_incumbents: bool = MISSING  # incumbents too must hold the capital
-    local_only_lending: bool = MISSING
-    inspection_probability: float = MISSING
-    inspection_penalty: float = MISSING
-    acquisitions_allowed: bool = MISSING
-    merger_review_hhi: float = MISSING  # a deal taking HHI above this (0-10,000) is reviewed
-    merger_review_delta: float = MISSING  # ... and blocked if it raises HHI by more than this
-    financing_support: dict[int, float] = field(default_factory=dict)
-    tech_subsidy: dict[int, float] = field(default_factory=dict)
-    credit_data_coverage: dict[int, float] = field(default_factory=dict)
-    state_capital_budget_cny: float = MISSING  # yearly state capital for policy lenders, CNY
-    inclusive_lending_target: dict[int, float] = field(default_factory=dict)  # growth a year
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    rate_cap_apr: float = MISSING  # highest comprehensive rate a loan may carry [APR]
+    min_capital_ratio: dict[str, float] = field(default_factory=dict)  # by type [equity / loans]
+    max_leverage: dict[str, float] = field(default_factory=dict)  # by type [loans / equity]
+    co_lending_min_own_share: float = MISSING  # part of a co-lent loan the platform funds
+    co_lending_partner_cap: float = MISSING  # one bank to one platform [x net capital]
+    co_lending_total_cap: float = MISSING  # a bank's co-lent loans [share of its loans]
+    online_consumer_loan_cap_cny: float = MISSING  # largest online consumer loan
+    online_business_loan_cap_cny: float = MISSING  # largest online loan to a firm
+    platform_individual_loan_cap_cny: float = MISSING  # largest platform loan to a person
+    single_borrower_limit: float = MISSING  # largest loan to one borrower [x equity]
+    online_entry_capital_cny: float = MISSING  # registered capital to enter as a platform
+    cross_province_capital_cny: float = MISSING  # capital to lend across provinces
+    licence_capital_binds_incumbents: bool = MISSING  # incumbents too must hold it [true/false]
+    local_only_lending: bool = MISSING  # local banks and cooperatives stay in their regions
+    inspection_probability: float = MISSING  # chance a lender is inspected [per month]
+    inspection_penalty: float = MISSING  # fine when caught over the limits [x equity]
+    acquisitions_allowed: bool = MISSING  # failing and distressed lenders may be bought
+    merger_review_hhi: float = MISSING  # a deal taking HHI above this is reviewed [HHI points]
+    merger_review_delta: float = MISSING  # ... and blocked if it raises HHI more [HHI points]
+    financing_support: dict[int, float] = field(default_factory=dict)  # policy funding [index]
+    tech_subsidy: dict[int, float] = field(default_factory=dict)  # R&D subsidy [index]
+    credit_data_coverage: dict[int, float] = field(default_factory=dict)  # thin files covered
+    state_capital_budget_cny: float = MISSING  # yearly state capital for policy lenders
+    inclusive_lending_target: dict[int, float] = field(default_factory=dict)  # [growth a year]
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # dated changes [list]
 
 
 @dataclass

@@ -7,6 +7,8 @@ baseline point) can be set per sweep or on the command line.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from scenarios.sweep.aggregate import aggregate
 from scenarios.sweep.io import BASIC_SWEEPER, expected_jobs
+
+log = logging.getLogger(__name__)
 
 
 class SweepAggregator(Callback):
@@ -34,9 +38,18 @@ class SweepAggregator(Callback):
             params = {} if params is None else OmegaConf.to_container(params, resolve=False)
             task = list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
             expected = expected_jobs(params, task)
+        started = time.perf_counter()
+        log.info("Aggregating the jobs of %s", sweep_dir)
         aggregate(sweep_dir, expected)
         if self.compare:
+            log.info("Comparing the points and drawing the figures")
+            figures = time.perf_counter()
             # imported here: every run instantiates the callback, only multiruns need matplotlib
             from scenarios.sweep.compare import compare
 
             compare([sweep_dir], baseline=self.baseline, out_dir=sweep_dir, baseline_fallback=True)
+            log.info(
+                "Wrote comparison.csv, the figures and summary.md (%.1f s)",
+                time.perf_counter() - figures,
+            )
+        log.info("Sweep done: %s (aggregation %.1f s)", sweep_dir, time.perf_counter() - started)

@@ -49,6 +49,7 @@ from scenarios.sweep.figures import (
     plot_concentration,
     plot_heatmap,
     plot_type_shares,
+    sweep_caption,
 )
 from scenarios.sweep.io import collect, convert, is_run_dir, override_key
 from scenarios.sweep.stats import BAND, CONFIDENCE, changes, paired_difference, summarize
@@ -315,11 +316,12 @@ def compare(
     table = comparison_table(yearly, points, keys, base, all_seeds)
     order = list(points["point"])
     files = [write_csv(table, out_dir / "comparison.csv")]
+    caption = sweep_caption(jobs)
     figures = [
-        plot_concentration(yearly, order, base, out_dir),
-        plot_type_shares(yearly, order, out_dir),
+        plot_concentration(yearly, order, base, out_dir, caption),
+        plot_type_shares(yearly, order, out_dir, caption),
     ]
-    heatmap = plot_heatmap(table, keys, out_dir)
+    heatmap = plot_heatmap(table, keys, out_dir, caption)
     if heatmap is not None:
         figures.append(heatmap)
     failed = jobs[jobs["status"] != "complete"]

@@ -8,10 +8,15 @@ policy point of every row) and written atomically as PNG:
   guidelines);
 * ``type_shares.png``: share of each lender type by year, one panel per type;
 * ``heatmap.png`` (two-parameter sweeps): last-year HHI and CR5 over the grid.
+
+Each PNG (300 dpi) has an SVG beside it and a caption under it naming the
+scenarios, the seeds, the hash of the runs' config hashes and the version
+(:func:`sweep_caption`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +34,7 @@ from matplotlib.ticker import PercentFormatter
 from scenarios.sweep.stats import summarize
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SIGNIFICANT_CHANGE
 from sim.output.atomic import save_figure
-from sim.output.plots import TYPE_LABELS
+from sim.output.plots import TYPE_LABELS, figure_caption
 
 FORMATS = {
     "hhi": "{:,.0f}",
@@ -53,6 +58,22 @@ _TITLES = {
     "exits": "exits",
     "unmet": "unmet demand (100m CNY)",
 }
+
+
+def configs_hash(hashes: Sequence[Any]) -> str:
+    """One short hash for a set of runs: SHA-256 of their sorted config hashes."""
+    text = ",".join(sorted(str(h) for h in hashes if isinstance(h, str) and h))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sweep_caption(jobs: pd.DataFrame) -> str:
+    """The caption of a sweep's figures, from its jobs table (``scenario``, ``seed``, hashes)."""
+    done = jobs[jobs["status"] == "complete"] if "status" in jobs else jobs
+    scenarios = [str(s) for s in done["scenario"].dropna()]
+    seeds = [int(s) for s in done["seed"].dropna()]
+    hashes = list(done["config_hash"]) if "config_hash" in done else []
+    config = f"set {configs_hash(hashes)} ({len(done)} runs)"
+    return figure_caption(scenarios, seeds, config)
 
 
 def format_value(value: Any) -> str:
@@ -87,7 +108,7 @@ def _band_lines(ax, yearly, metric, order, scale=1.0) -> None:
     ax.set_xlabel("Year")
 
 
-def plot_concentration(yearly, order, baseline, out_dir: Path) -> Path:
+def plot_concentration(yearly, order, baseline, out_dir: Path, caption=None) -> Path:
     """HHI and CR5 by year per point with 5-95 % bands and the merger-guideline lines."""
     fig, (hhi_ax, cr5_ax) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     _band_lines(hhi_ax, yearly, "hhi", order)
@@ -114,10 +135,10 @@ def plot_concentration(yearly, order, baseline, out_dir: Path) -> Path:
     handles, labels = hhi_ax.get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=7)
     fig.suptitle("Concentration of outstanding small loans by policy point (2023 US guidelines)")
-    return save_figure(fig, out_dir / "concentration.png")
+    return save_figure(fig, out_dir / "concentration.png", caption=caption)
 
 
-def plot_type_shares(yearly, order, out_dir: Path) -> Path:
+def plot_type_shares(yearly, order, out_dir: Path, caption=None) -> Path:
     """Share of each lender type by year, one panel per type, a line per point."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, layout="constrained")
     for ax, (column, label) in zip(axes.ravel(), TYPE_LABELS.items(), strict=True):
@@ -127,10 +148,12 @@ def plot_type_shares(yearly, order, out_dir: Path) -> Path:
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=7)
     fig.suptitle("Share of outstanding small loans by lender type (mean, 5-95 % band)")
-    return save_figure(fig, out_dir / "type_shares.png")
+    return save_figure(fig, out_dir / "type_shares.png", caption=caption)
 
 
-def plot_heatmap(table: pd.DataFrame, keys: Sequence[str], out_dir: Path) -> Path | None:
+def plot_heatmap(
+    table: pd.DataFrame, keys: Sequence[str], out_dir: Path, caption: str | None = None
+) -> Path | None:
     """Last-year HHI and CR5 means over a two-parameter grid; None unless exactly 2 numeric keys."""
     numeric = [k for k in keys if pd.api.types.is_numeric_dtype(table[k])]
     if len(keys) != 2 or len(numeric) != 2:
@@ -156,4 +179,4 @@ def plot_heatmap(table: pd.DataFrame, keys: Sequence[str], out_dir: Path) -> Pat
         fig.colorbar(image, ax=ax)
         year = int(table["last_year"].iloc[0])
         ax.set_title(f"{_TITLES[metric]} in {year}, mean across seeds")
-    return save_figure(fig, out_dir / "heatmap.png")
+    return save_figure(fig, out_dir / "heatmap.png", caption=caption)

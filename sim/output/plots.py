@@ -1,9 +1,11 @@
-"""Charts of a run's yearly market indicators, written as PNG files.
+"""Charts of a run's yearly market indicators, written as PNG (300 dpi) and SVG files.
 
 Each function takes the ``yearly`` table (one row per year, shares and rates
 as fractions) and an output directory, draws one figure, writes it atomically
-with :func:`sim.output.atomic.save_figure` and returns the file's path. Years missing
-from the table, or holding ``nan``, show as gaps in the lines.
+with :func:`sim.output.atomic.save_figure` (the PNG and an SVG beside it) and
+returns the PNG's path. Years missing from the table, or holding ``nan``, show
+as gaps in the lines. A ``caption`` (see :func:`figure_caption`) says under the figure
+what produced it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: must precede the pyplot import
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -21,6 +24,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from sim import __version__
 from sim.metrics import HHI_HIGHLY_CONCENTRATED, HHI_SCALE
 from sim.output.atomic import save_figure
 
@@ -33,6 +37,28 @@ TYPE_LABELS: dict[str, str] = {
 """Column of each lender type's share in ``yearly``, and its legend label."""
 
 _MAX_LABELLED_YEARS = 15
+
+
+def seed_text(seeds: Iterable[int]) -> str:
+    """Seeds as a caption writes them: ``seed 3``, ``seeds 0-4`` or ``seeds 1, 4, 9``."""
+    unique = sorted({int(s) for s in seeds})
+    if len(unique) == 1:
+        return f"seed {unique[0]}"
+    if unique and unique == list(range(unique[0], unique[-1] + 1)):
+        return f"seeds {unique[0]}-{unique[-1]}"
+    return "seeds " + ", ".join(str(s) for s in unique)
+
+
+def figure_caption(scenarios: Iterable[str], seeds: Iterable[int], config: str) -> str:
+    """What produced a figure: scenario(s), seed(s), config hash and the model's version."""
+    names = ", ".join(dict.fromkeys(str(s) for s in scenarios)) or "-"
+    version = f"microlending-abm {__version__}"
+    return f"scenario {names} | {seed_text(seeds)} | config {config} | {version}"
+
+
+def run_caption(scenario: str, seed: int, config: str) -> str:
+    """The caption of one run's figures."""
+    return figure_caption([scenario], [seed], config)
 _THRESHOLD_LABEL = "1,800: highly concentrated (2023 US merger guidelines)"
 
 
@@ -75,7 +101,9 @@ def _output_path(out_dir: str | os.PathLike[str], name: str) -> Path:
     return directory / name
 
 
-def plot_concentration(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:
+def plot_concentration(
+    yearly: pd.DataFrame, out_dir: str | os.PathLike[str], caption: str | None = None
+) -> Path:
     """Plot HHI (left axis) and CR5 in percent (right axis) by year to ``concentration.png``.
 
     A dashed line marks HHI 1,800, above which the 2023 US merger guidelines
@@ -114,10 +142,12 @@ def plot_concentration(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) ->
         fontsize=8,
     )
     ax.set_title("Concentration of outstanding small loans across lenders")
-    return save_figure(fig, _output_path(out_dir, "concentration.png"))
+    return save_figure(fig, _output_path(out_dir, "concentration.png"), caption=caption)
 
 
-def plot_type_shares(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:
+def plot_type_shares(
+    yearly: pd.DataFrame, out_dir: str | os.PathLike[str], caption: str | None = None
+) -> Path:
     """Plot the market shares of the four lender types, stacked, by year to ``type_shares.png``."""
     table = _by_year(yearly, list(TYPE_LABELS))
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
@@ -133,7 +163,7 @@ def plot_type_shares(yearly: pd.DataFrame, out_dir: str | os.PathLike[str]) -> P
     _year_axis(ax, table.index)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title("Market share of outstanding small loans by lender type")
-    return save_figure(fig, _output_path(out_dir, "type_shares.png"))
+    return save_figure(fig, _output_path(out_dir, "type_shares.png"), caption=caption)
 
 
 def _percent_panel(
@@ -174,6 +204,7 @@ def plot_online_and_rate(
     yearly: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     targets: pd.DataFrame | None = None,
+    caption: str | None = None,
 ) -> Path:
     """Plot the online share of new lending and the average loan rate to ``online_share_rate.png``.
 
@@ -183,6 +214,7 @@ def plot_online_and_rate(
         targets: Optional reported values with columns ``year``, ``online_share``
             and ``avg_rate`` (fractions; ``nan`` where not reported), drawn as
             markers labelled "report".
+        caption: What produced the figure, written under it.
 
     Returns:
         The path of the PNG.
@@ -195,17 +227,18 @@ def plot_online_and_rate(
         rate_ax, table, targets, "avg_rate", "Volume-weighted average loan rate (annual)"
     )
     rate_ax.set_title("Price of credit")
-    return save_figure(fig, _output_path(out_dir, "online_share_rate.png"))
+    return save_figure(fig, _output_path(out_dir, "online_share_rate.png"), caption=caption)
 
 
 def plot_run(
     yearly: pd.DataFrame,
     out_dir: str | os.PathLike[str],
     targets: pd.DataFrame | None = None,
+    caption: str | None = None,
 ) -> list[Path]:
-    """Draw all of a run's charts into ``out_dir``; return their paths."""
+    """Draw all of a run's charts into ``out_dir``; return the PNGs' paths (SVGs beside them)."""
     return [
-        plot_concentration(yearly, out_dir),
-        plot_type_shares(yearly, out_dir),
-        plot_online_and_rate(yearly, out_dir, targets),
+        plot_concentration(yearly, out_dir, caption),
+        plot_type_shares(yearly, out_dir, caption),
+        plot_online_and_rate(yearly, out_dir, targets, caption),
     ]

@@ -21,7 +21,7 @@ from sim import metrics
 from sim.calendar import format_month, month_year
 from sim.clearing import UNMET_REASONS
 from sim.config import SEGMENTS
-from sim.output.atomic import write_csv
+from sim.output.atomic import write_csv, write_parquet
 from sim.recorder import RATE_BIN, Recorder
 from sim.regulator import EXIT_CAUSES
 
@@ -282,13 +282,24 @@ def build_tables(rec: Recorder, types: np.ndarray) -> dict[str, pd.DataFrame]:
     }
 
 
-TABLES = tuple(f"{name}.csv" for name in ("market_monthly", "market_yearly", "lenders_yearly",
-                                          "types_yearly"))
-"""The files :func:`write_tables` writes."""
+TABLE_NAMES = ("market_monthly", "market_yearly", "lenders_yearly", "types_yearly",
+               "regulation_monthly")
+"""The tables of a run, by file stem (``regulation_monthly`` is added by the run)."""
+
+TABLES = tuple(f"{name}.{kind}" for name in TABLE_NAMES for kind in ("csv", "parquet"))
+"""The files :func:`write_tables` writes: each table as CSV and as Parquet."""
 
 
 def write_tables(tables: dict[str, pd.DataFrame], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Write each table atomically as ``out_dir/NAME.csv``; return the paths."""
+    """Write each table atomically as ``out_dir/NAME.csv`` and ``NAME.parquet``; return the paths.
+
+    Both files hold the same columns in the same order; the Parquet file keeps
+    each column's type (``exit_cause`` and ``month`` as strings, flags as booleans).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [write_csv(table, out_dir / f"{name}.csv") for name, table in tables.items()]
+    paths = []
+    for name, table in tables.items():
+        paths.append(write_csv(table, out_dir / f"{name}.csv"))
+        paths.append(write_parquet(table, out_dir / f"{name}.parquet"))
+    return paths

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.output.tables import TABLE_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -100,13 +102,16 @@ def test_bad_rate_cap_is_refused_with_one_line(tmp_path):
 
 
 def test_same_seed_gives_byte_identical_tables(tmp_path):
-    """Two runs of the same config and seed write byte-identical tables; another seed differs."""
+    """Two runs of the same config and seed write byte-identical tables (CSV and Parquet, the
+    levers in force included); another seed differs.
+    """
     outs = [tmp_path / name for name in ("a", "b", "c")]
     seeds = ["seed=5", "seed=5", "seed=6"]
     for out, seed in zip(outs, seeds, strict=True):
         proc = run_cli("market.n_borrowers=3000", "plots=false", seed, f"hydra.run.dir={out}")
         assert proc.returncode == 0, proc.stderr
-    for name in ("market_monthly.csv", "market_yearly.csv", "lenders_yearly.csv"):
+    names = [f"{t}.{k}" for t in TABLE_NAMES for k in ("csv", "parquet")]
+    for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     assert (outs[0] / "market_yearly.csv").read_bytes() != (
         outs[2] / "market_yearly.csv"
@@ -140,7 +145,7 @@ def test_lendsim_is_the_same_app_as_python_m_sim(tmp_path):
 @pytest.mark.parametrize(
     ("script", "words"),
     [
-        ("lendsim", "lendsim is powered by Hydra"),
+        ("lendsim", "lendsim: agent-based simulator"),
         ("lendsim-compare", "usage:"),
         ("lendsim-calibrate", "usage:"),
         ("lendsim-sensitivity", "usage:"),

@@ -12,6 +12,7 @@ from scenarios import lever_effects
 from scenarios.lever_effects import LEVER_TESTS, LeverTest, effects_table, seeds_needed
 from scenarios.sweep.stats import PairedDifference
 from sim.config import RegulationConfig
+from sim.output.sections import section
 from tests.conftest import compose_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +76,6 @@ def test_tiny_run_writes_a_table(tmp_path):
 
 def test_committed_table_lists_every_lever():
     """docs/levers.md has one row per lever, in the tool's order (regenerate it when not)."""
-    text = (ROOT / "docs" / "levers.md").read_text()
+    text = section((ROOT / "docs" / "levers.md").read_text(), lever_effects.SECTION)
     rows = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
     assert rows == [t.lever for t in LEVER_TESTS]

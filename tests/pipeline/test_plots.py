@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.output.plots import plot_concentration, plot_online_and_rate, plot_run, plot_type_shares
+from sim.output.plots import (
+    figure_caption,
+    plot_concentration,
+    plot_online_and_rate,
+    plot_run,
+    plot_type_shares,
+    seed_text,
+)
+from sim.output.report import report_trajectory
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NAN = float("nan")
@@ -57,12 +65,12 @@ def _assert_png(path: Path) -> None:
 def test_each_plot_writes_png(
     plot: Callable[[pd.DataFrame, Path], Path], name: str, yearly: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """Each chart writes one non-empty PNG under its fixed name, leaving no temp file."""
+    """Each chart writes one non-empty PNG under its fixed name and its SVG, no temp file."""
     open_before = plt.get_fignums()
     path = plot(yearly, tmp_path)
     assert path == tmp_path / name
     _assert_png(path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name, name.replace(".png", ".svg")]
     assert plt.get_fignums() == open_before  # the figure was closed
 
 
@@ -114,3 +122,39 @@ def test_repeated_year_is_an_error(yearly: pd.DataFrame, tmp_path: Path) -> None
     doubled = pd.concat([yearly, yearly.iloc[[0]]])
     with pytest.raises(ValueError):
         plot_type_shares(doubled, tmp_path)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height in pixels from a PNG's IHDR chunk."""
+    data = path.read_bytes()
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_print_resolution_caption_and_identical_svg(yearly: pd.DataFrame, tmp_path: Path) -> None:
+    """The PNG is at 300 dpi (an 8 x 4.5 in figure is at least 2,000 px wide, 8 x 300 = 2,400
+    less the tight crop); the caption is in the SVG; the same figure twice gives the same SVG bytes.
+    """
+    text = figure_caption(["tightening"], [0, 1, 2], "abc123")
+    assert text.startswith("scenario tightening | seeds 0-2 | config abc123 | microlending-abm ")
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        plot_concentration(yearly, out, caption=text)
+    width, _ = _png_size(first / "concentration.png")
+    assert width >= 2000
+    svg = (first / "concentration.svg").read_bytes()
+    assert b"config abc123" in svg
+    assert svg == (second / "concentration.svg").read_bytes()
+
+
+def test_seed_text_by_hand() -> None:
+    """One seed, a run of seeds and scattered seeds are written as a reader expects."""
+    assert seed_text([3]) == "seed 3"
+    assert seed_text([4, 0, 1, 2, 3, 3]) == "seeds 0-4"
+    assert seed_text([9, 1, 4]) == "seeds 1, 4, 9"
+
+
+def test_report_trajectory_is_in_fractions() -> None:
+    """The report's 2024 online share (38 %) and average rate (10.5 %) come back as fractions."""
+    report = report_trajectory().set_index("year")
+    assert report.loc[2024, "online_share"] == pytest.approx(0.38)
+    assert report.loc[2024, "avg_rate"] == pytest.approx(0.105)

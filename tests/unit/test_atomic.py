@@ -222,13 +222,14 @@ def test_json_unserialisable_leaves_target_untouched(tmp_path: Path) -> None:
 
 
 def test_save_figure_writes_png_and_closes(tmp_path: Path) -> None:
-    """save_figure writes a PNG (magic bytes) and closes the pyplot figure."""
+    """save_figure writes a PNG (magic bytes), an SVG beside it, and closes the pyplot figure."""
     fig, ax = plt.subplots()
     ax.plot([2024, 2025], [1.0, 2.0])
     path = save_figure(fig, tmp_path / "fig.png", dpi=50)
     assert path.read_bytes().startswith(PNG_MAGIC)
+    assert b"<svg" in (tmp_path / "fig.svg").read_bytes()
     assert not plt.fignum_exists(fig.number)
-    assert _names(tmp_path) == ["fig.png"]
+    assert _names(tmp_path) == ["fig.png", "fig.svg"]
 
 
 def test_save_figure_closes_on_failure(tmp_path: Path) -> None:

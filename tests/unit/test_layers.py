@@ -5,10 +5,11 @@ an edge ``a -> b`` for every runtime ``import b`` / ``from b import ...`` in
 ``a`` (imports under ``if TYPE_CHECKING:`` are for type hints only and do not
 count). The layers, lowest first:
 
-* the core: ``agents/`` and ``sim/`` except ``sim/output/``, ``sim/run.py``,
+* the core: ``agents/`` and ``sim/`` except ``sim/output/``, ``sim/run.py``, ``sim/api.py``,
   ``sim/cli.py`` and ``sim/__main__.py``; it never writes a file;
 * ``sim/output/`` (files, tables, plots, result records);
-* ``sim/run.py`` and the command line (``sim/cli.py``, ``sim/__main__.py``);
+* ``sim/run.py``, the Python API (``sim/api.py``) and the command line (``sim/cli.py``,
+  ``sim/__main__.py``);
 * ``scenarios/`` (calibration, sweeps, comparison) and ``benchmarks/``.
 """
 
@@ -21,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("agents", "sim", "scenarios", "benchmarks")
-ENTRY = {"sim.run", "sim.cli", "sim.__main__"}
+ENTRY = {"sim.run", "sim.cli", "sim.__main__", "sim.api"}
 WRITES = {"write_text", "write_bytes", "to_csv", "to_parquet", "savefig", "mkdir", "unlink"}
 
 

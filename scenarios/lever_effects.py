@@ -188,6 +188,8 @@ LEVER_TESTS: tuple[LeverTest, ...] = (
         "1,000",
         "regulation.merger_review_hhi=1000",
         "`Regulator.acquirer_for` (`cleared_by_review`): deals blocked",
+        "Inert in the baseline: HHI stays near 500-650, below both 1,800 and 1,000, "
+        "so merger review never blocks a deal at either value.",
     ),
     LeverTest(
         "merger_review_delta",
@@ -195,6 +197,8 @@ LEVER_TESTS: tuple[LeverTest, ...] = (
         "0",
         "regulation.merger_review_delta=0",
         "`Regulator.acquirer_for` (`cleared_by_review`): deals blocked",
+        "Inert in the baseline: HHI stays near 500-650, below both 1,800 and 1,000, "
+        "so merger review never blocks a deal at either value.",
     ),
     LeverTest(
         "financing_support",

@@ -1,10 +1,13 @@
 """Run one simulation: in memory (:func:`simulate`) or into a run directory.
 
-``run_simulation`` writes ``result.json`` first (status ``running``), removes
-tables a previous run left in the directory, writes the tables and plots
-atomically, then rewrites ``result.json`` as ``complete``; a run stopped by a
-signal or an error is recorded as ``interrupted`` or ``failed`` (see
-:mod:`sim.output.result`).
+``run_simulation`` first clears what an earlier run left in the directory (its
+tables, figures and ``result.json``) and refuses a directory or a link standing
+where a file will be written; it writes ``result.json`` (status ``running``),
+simulates, writes the tables and plots into a staging directory, moves them
+into place once all are written and only then rewrites ``result.json`` as
+``complete`` with each file's SHA-256. A run stopped by a signal or an error
+takes back any file it had moved and is recorded as ``interrupted`` or
+``failed`` with the cause (see :mod:`sim.output.result`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,28 @@ import pandas as pd
 from sim.config import SimConfig
 from sim.model import MarketModel
 from sim.output.atomic import write_json
+from sim.output.files import (
+    FIGURES,
+    OutputPathError,
+    checksums,
+    clear_outputs,
+    paths_in_the_way,
+    publish,
+    staging,
+    withdraw,
+)
 from sim.output.progress import terminal_progress
-from sim.output.result import complete, sigterm_interrupts, started_record, stopped
+from sim.output.result import (
+    complete,
+    read_result,
+    sigterm_interrupts,
+    started_record,
+    stopped,
+)
 from sim.output.tables import TABLES, build_tables, write_tables
 
 log = logging.getLogger(__name__)
+RESULT = "result.json"
 
 
 def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
@@ -33,37 +53,75 @@ def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
     return build_tables(recorder, model.book.type_code.copy())
 
 
+def _prepare(out_dir: Path) -> None:
+    """Create ``out_dir``, remove an earlier run's outputs, refuse paths in the way."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        raise OutputPathError(f"{out_dir}: not a directory")
+    previous = read_result(out_dir) or {}
+    listed = previous.get("files")
+    earlier = [str(n) for n in listed if "/" not in str(n)] if isinstance(listed, list) else []
+    clear_outputs(out_dir, [RESULT, *TABLES, *FIGURES, *earlier])
+    problems = paths_in_the_way(out_dir, [RESULT, *TABLES, *FIGURES])
+    if problems:
+        raise OutputPathError(problems[0])
+
+
+def _write_outputs(cfg: SimConfig, tables: dict[str, pd.DataFrame], staged: Path) -> list[str]:
+    """Write the tables (and plots) into ``staged``; return the file names."""
+    names = [path.name for path in write_tables(tables, staged)]
+    if cfg.plots:
+        from sim.output.plots import plot_run
+
+        names += [path.name for path in plot_run(tables["market_yearly"], staged)]
+    return names
+
+
 def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) -> dict[str, Any]:
     """Simulate ``cfg`` and write everything into ``out_dir``; return the result record."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result = started_record(cfg)
-    write_json(result, out_dir / "result.json")
-    for stale in TABLES:  # a previous run's tables must not pass for this run's
-        (out_dir / stale).unlink(missing_ok=True)
-    log.info(
-        "Running scenario %s, seed %d, config %s, into %s",
-        cfg.scenario_name,
-        cfg.seed,
-        result["config_hash"],
-        out_dir,
-    )
-    try:
-        with sigterm_interrupts():
+    moved: list[str] = []
+    done = False
+    with sigterm_interrupts() as received:
+        try:
+            _prepare(out_dir)
+            write_json(result, out_dir / RESULT)
+            log.info(
+                "Running scenario %s, seed %d, config %s, into %s",
+                cfg.scenario_name,
+                cfg.seed,
+                result["config_hash"],
+                out_dir,
+            )
             tables = simulate(cfg, progress=cfg.progress if progress is None else progress)
-            files = [path.name for path in write_tables(tables, out_dir)]
-            if cfg.plots:
-                from sim.output.plots import plot_run
-
-                files += [p.name for p in plot_run(tables["market_yearly"], out_dir)]
-    except BaseException as exc:
-        signal_name = stopped(result, exc, time.perf_counter() - started)
-        if signal_name:
-            log.warning("Run interrupted by %s; %s is incomplete", signal_name, out_dir)
-        write_json(result, out_dir / "result.json")
-        raise
-    complete(result, tables["market_yearly"], files, time.perf_counter() - started)
-    write_json(result, out_dir / "result.json")
-    log.info("Wrote %s to %s (%.1f s)", ", ".join(files), out_dir, result["wall_time_s"])
+            with staging(out_dir) as staged:
+                names = _write_outputs(cfg, tables, staged)
+                sums = checksums(staged, names)
+                in_the_way = paths_in_the_way(out_dir, names)
+                if in_the_way:
+                    raise OutputPathError(in_the_way[0])
+                publish(staged, out_dir, names, moved)
+            if received:  # a signal some library turned into a return
+                raise KeyboardInterrupt
+            complete(result, tables["market_yearly"], sums, time.perf_counter() - started)
+            write_json(result, out_dir / RESULT)
+            done = True
+        except BaseException as exc:
+            if done:  # the record says complete and every file matches it
+                raise
+            withdraw(out_dir, moved)
+            signal_name = stopped(result, exc, time.perf_counter() - started, received)
+            if signal_name:
+                log.warning("Run interrupted by %s; %s is incomplete", signal_name, out_dir)
+            try:
+                write_json(result, out_dir / RESULT)
+            except OSError as write_error:
+                log.error("could not record the %s run in %s: %s", result["status"], out_dir,
+                          write_error)
+            raise
+    log.info(
+        "Wrote %s to %s (%.1f s)", ", ".join(result["files"]), out_dir, result["wall_time_s"]
+    )
     return result

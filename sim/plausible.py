@@ -157,7 +157,9 @@ def rule_for(key: str) -> Rule | None:
     parts = rule_key(key).split(".")
     for pattern, rule in RULES.items():
         wanted = pattern.split(".")
-        if len(wanted) == len(parts) and all(w in ("*", p) for w, p in zip(wanted, parts, strict=True)):
+        if len(wanted) != len(parts):
+            continue
+        if all(w in ("*", p) for w, p in zip(wanted, parts, strict=True)):
             return rule
     return None
 

@@ -10,6 +10,7 @@ its swept values are checked for their type only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,10 +79,8 @@ def _config_problems(args: Sequence[str], conf_dir: Path) -> list[str]:
             problems += override_problems(override.key_or_group, values)
         else:
             plain.append(text)
-    try:
+    with contextlib.suppress(Exception):  # the typed composition (or Hydra) reports it
         problems += raw_problems(raw_config(plain, str(conf_dir)))
-    except Exception:
-        pass  # the typed composition below (or Hydra) reports it with the key
     if problems:
         return sorted(set(problems), key=problems.index)
     try:

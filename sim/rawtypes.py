@@ -62,7 +62,7 @@ def value_problems(key: str, value: Any, tp: Any) -> list[str]:
     """Problems with a raw ``value`` at ``key`` whose schema type is ``tp``."""
     if isinstance(value, str) and (value == "???" or value.startswith("${")):
         return []  # missing (reported by the validator) or an interpolation
-    tp, optional = _strip_optional(tp)
+    tp, _ = _strip_optional(tp)
     if value is None:
         return []  # null: OmegaConf refuses it for a field that is not optional
     if tp is Any:

@@ -1,0 +1,89 @@
+"""Stopping a sweep: SIGTERM or Ctrl-C to the sweep stops its workers and marks their jobs.
+
+A parallel launcher (joblib's loky workers, Ray's worker processes, submitit's
+local jobs) runs the jobs in child processes; if the sweep process alone dies,
+they run on, holding the sweep's output pipe. :func:`stop_on_signals` installs
+handlers in the sweep process that, on SIGTERM or SIGINT, send SIGTERM to every
+descendant process (each job then records itself ``interrupted``), kill those
+still alive after a grace period, mark every job still recorded ``running`` by
+a process that is gone as ``interrupted``, and then raise, so the sweep exits
+non-zero (143 after SIGTERM) and no aggregate is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+from sim.output.atomic import write_json
+from sim.output.result import RunInterrupted, process_alive, read_result
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 10.0
+
+
+def stop_descendants(grace: float = GRACE_SECONDS) -> int:
+    """SIGTERM every descendant of this process, SIGKILL those left after ``grace``; count them."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=grace)
+    return len(children)
+
+
+def mark_dead_jobs(sweep_dir: Path, signal_name: str) -> list[Path]:
+    """Rewrite as ``interrupted`` each job recorded ``running`` whose process is gone."""
+    marked = []
+    for path in sorted(Path(sweep_dir).glob("*/result.json")):
+        result = read_result(path.parent)
+        if not result or result.get("status") != "running":
+            continue
+        if process_alive(result.get("pid"), result.get("host")) is not False:
+            continue
+        result.update(status="interrupted", error=f"interrupted by {signal_name} (sweep stopped)")
+        with contextlib.suppress(OSError):
+            write_json(result, path)
+            marked.append(path.parent)
+    return marked
+
+
+def _handler(sweep_dir: Path) -> Callable[[int, object], None]:
+    def handle(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # no second round while stopping
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        n = stop_descendants()
+        marked = mark_dead_jobs(sweep_dir, name)
+        log.warning(
+            "sweep stopped by %s: %d worker processes ended, %d jobs marked interrupted",
+            name, n, len(marked),
+        )
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise RunInterrupted(signum)
+
+    return handle
+
+
+def stop_on_signals(sweep_dir: Path) -> None:
+    """Install the stopping handlers for SIGTERM and SIGINT (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    handle = _handler(Path(sweep_dir))
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

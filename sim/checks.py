@@ -60,7 +60,7 @@ def check_range(
 
 def _percent_hint(value: float, lo: float, hi: float) -> str:
     """``; 8 looks like a percent: write 0.08`` for a fraction given in percent, else empty."""
-    if 0 < hi <= 1 < value <= 100 and lo <= value / 100 <= hi:
+    if 0 < hi <= 10 and 1 < value <= 100 and hi < value and lo <= value / 100 <= min(hi, 1):
         return f"; {value:g} looks like a percent: write {value / 100:g}"
     return ""
 

@@ -8,8 +8,9 @@ recomputed from ``multirun.yaml`` exactly as Hydra's basic sweeper expands
 them, so a job that never started is reported as ``missing``.
 
 A job counts as done only when its ``result.json`` says ``complete``, every file
-it lists still has its checksum, and its tables are readable; anything else (``failed``, ``interrupted``, still
-``running`` after a kill, no ``result.json``) is listed with its error.
+it lists still has its checksum, and its tables are readable; anything else
+(``failed``, ``interrupted``, still ``running`` after a kill, no ``result.json``)
+is listed with its error.
 """
 
 from __future__ import annotations

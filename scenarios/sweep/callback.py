@@ -10,7 +10,8 @@ refused at once, exit code 3) and installs the stopping handlers of
 :mod:`scenarios.sweep.stop`. When it ends, it writes the aggregate tables and
 the comparison as one set (:func:`scenarios.sweep.aggregate.publish_aggregates`);
 an error there ends the sweep with one line and exit code 1, where Hydra
-would only have warned.
+would only have warned. A sweep none of whose jobs completed writes its job
+tables (``failed.csv`` says why each failed), skips the comparison and exits 1.
 """
 
 from __future__ import annotations
@@ -65,8 +66,11 @@ class SweepAggregator(Callback):
             params = {} if params is None else OmegaConf.to_container(params, resolve=False)
             task = list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
             expected = expected_jobs(params, task)
+        complete: list[bool] = []
         try:
-            publish_aggregates(sweep_dir, lambda staged: self._write(sweep_dir, staged, expected))
+            publish_aggregates(
+                sweep_dir, lambda staged: self._write(sweep_dir, staged, expected, complete)
+            )
         except Exception as exc:
             line = (
                 f"error: aggregating {sweep_dir} failed ({type(exc).__name__}: {exc}); "
@@ -80,11 +84,19 @@ class SweepAggregator(Callback):
             lock = _LOCKS.pop(sweep_dir, None)
             if lock is not None:
                 lock.release()
+        if not any(complete):
+            line = f"error: no job of the sweep in {sweep_dir} completed; see its failed.csv"
+            log.error(line)
+            print(line, file=sys.stderr)
+            raise SystemExit(1)
 
-    def _write(self, sweep_dir: Path, staged: Path, expected: list | None) -> list[Path]:
+    def _write(
+        self, sweep_dir: Path, staged: Path, expected: list | None, complete: list[bool]
+    ) -> list[Path]:
         """Aggregate and compare ``sweep_dir`` into ``staged``; return the files written."""
-        aggregate(sweep_dir, expected, out_dir=staged)
-        if self.compare:
+        tables = aggregate(sweep_dir, expected, out_dir=staged)
+        complete.append(len(tables["jobs"]) > len(tables["failed"]))
+        if self.compare and complete[-1]:
             # imported here: every run instantiates the callback, only multiruns need matplotlib
             from scenarios.sweep.compare import compare
 

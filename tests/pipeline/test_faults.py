@@ -156,7 +156,8 @@ def test_path_in_the_way_is_refused_before_any_work(tmp_path, monkeypatch, kind)
     else:
         target.symlink_to(tmp_path / "elsewhere.csv")
     monkeypatch.setattr(sim.run, "simulate", lambda *a, **k: pytest.fail("simulated"))
-    with pytest.raises(OutputPathError, match=f"{target}: a {kind.replace('symlink', 'symbolic link')}"):
+    what = "a directory" if kind == "directory" else "a symbolic link"
+    with pytest.raises(OutputPathError, match=f"{target}: {what}"):
         run_simulation(tiny(), tmp_path, progress=False)
     result = assert_nothing_looks_complete(tmp_path)
     assert result["status"] == "failed" and str(target) in result["error"]

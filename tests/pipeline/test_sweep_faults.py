@@ -191,7 +191,7 @@ def test_second_sweep_into_a_running_sweeps_directory_is_refused(reference, tmp_
         assert second.returncode == 3, second.stderr[-2000:]
         assert f"pid {first.pid}" in second.stderr and "another sweep" in second.stderr
         assert "Running scenario" not in second.stdout + second.stderr
-        out, err = first.communicate(timeout=300)
+        _, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
             first.kill()

@@ -35,11 +35,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from sim.config import CONF_DIR
-from sim.output.files import clear_outputs
 from sim.output.result import config_hash, hhi_last, read_result, reuse_problem, write_failure
 from sim.preflight import preflight
 from sim.rawtypes import override_problems
-from sim.run import RESULT, run_simulation
+from sim.run import RESULT, clear_run_dir, run_simulation
 from sim.validation import ConfigError, load_config
 
 log = logging.getLogger("sim")
@@ -64,11 +63,13 @@ def run_sweep_job(cfg: DictConfig, out_dir: Path) -> float | None:
     except ConfigError as exc:
         error = _report(exc)
         log.error("Job in %s refused: %s", out_dir, error)
+        clear_run_dir(out_dir)  # an earlier config's tables must not stand beside this record
         write_failure(out_dir, cfg, error)
         return None
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.error("Job in %s could not load its config: %s", out_dir, error)
+        clear_run_dir(out_dir)
         write_failure(out_dir, cfg, error)
         return None
     wanted = config_hash(config)
@@ -129,7 +130,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     except ConfigError as exc:
         _report(exc)
         # the directory may hold an earlier run's results beside this run's config
-        clear_outputs(out_dir, [RESULT, *(read_result(out_dir) or {}).get("files", [])])
+        clear_run_dir(out_dir)
         if hydra_cfg.mode == RunMode.RUN:
             sys.exit(2)
         raise

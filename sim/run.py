@@ -53,15 +53,20 @@ def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
     return build_tables(recorder, model.book.type_code.copy())
 
 
+def clear_run_dir(out_dir: Path) -> None:
+    """Remove what an earlier run left in ``out_dir``: result.json, tables, figures, leftovers."""
+    previous = read_result(out_dir) or {}
+    listed = previous.get("files")
+    earlier = [str(n) for n in listed if "/" not in str(n)] if isinstance(listed, list) else []
+    clear_outputs(out_dir, [RESULT, *TABLES, *FIGURES, *earlier])
+
+
 def _prepare(out_dir: Path) -> None:
     """Create ``out_dir``, remove an earlier run's outputs, refuse paths in the way."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if not out_dir.is_dir():
         raise OutputPathError(f"{out_dir}: not a directory")
-    previous = read_result(out_dir) or {}
-    listed = previous.get("files")
-    earlier = [str(n) for n in listed if "/" not in str(n)] if isinstance(listed, list) else []
-    clear_outputs(out_dir, [RESULT, *TABLES, *FIGURES, *earlier])
+    clear_run_dir(out_dir)
     problems = paths_in_the_way(out_dir, [RESULT, *TABLES, *FIGURES])
     if problems:
         raise OutputPathError(problems[0])

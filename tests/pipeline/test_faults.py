@@ -289,3 +289,17 @@ def test_tables_and_figures_written_are_the_known_names(tmp_path):
     """Every file a run writes is one the next run knows to clear (tables and figures)."""
     result = run_simulation(tiny("plots=true"), tmp_path, progress=False)
     assert set(result["files"]) == set(TABLES) | set(FIGURES)
+
+
+def test_refused_sweep_job_clears_an_earlier_configs_tables(tmp_path):
+    """A sweep job refused in a directory holding another config's complete run removes that
+    run's tables with its record, so its own 'failed' record stands alone.
+    """
+    from sim.cli import run_sweep_job
+    from sim.validation import compose_dictconfig
+
+    assert run_simulation(tiny(), tmp_path, progress=False)["status"] == "complete"
+    bad = compose_dictconfig(*TINY, "plots=false", "regulation.rate_cap_apr=-1")
+    assert run_sweep_job(bad, tmp_path) is None
+    result = assert_nothing_looks_complete(tmp_path)
+    assert result["status"] == "failed" and "regulation.rate_cap_apr" in result["error"]

@@ -146,4 +146,8 @@ def main() -> None:
         for line in problems:
             print(line, file=sys.stderr)
         sys.exit(2 if problems[0].startswith("config error") else 1)
-    hydra_main()
+    try:
+        hydra_main()
+    except KeyboardInterrupt:  # result.json already says 'interrupted'
+        print("interrupted by SIGINT", file=sys.stderr)
+        sys.exit(130)

@@ -57,7 +57,8 @@ def assert_nothing_looks_complete(out: Path) -> dict:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_while_writing_tables(tmp_path, monkeypatch, signum):
     """A real signal delivered after the first tables are written (the write phase) leaves
-    result.json 'interrupted' by that signal and no table, figure or staging file.
+    result.json 'interrupted' by that signal and no table, figure or staging file; a rerun
+    into the same directory writes the same bytes as a clean run.
     """
     real = sim.run.write_tables
 
@@ -67,11 +68,16 @@ def test_signal_while_writing_tables(tmp_path, monkeypatch, signum):
         return paths
 
     monkeypatch.setattr(sim.run, "write_tables", write_then_signal)
+    out = tmp_path / "run"
     with pytest.raises((RunInterrupted, KeyboardInterrupt)):
-        run_simulation(tiny("plots=false"), tmp_path, progress=False)
-    result = assert_nothing_looks_complete(tmp_path)
+        run_simulation(tiny("plots=false"), out, progress=False)
+    result = assert_nothing_looks_complete(out)
     assert result["status"] == "interrupted"
     assert result["error"] == f"interrupted by {signal.Signals(signum).name}"
+    monkeypatch.undo()  # run again into the same directory: the same bytes as a clean run
+    again = run_simulation(tiny("plots=false"), out, progress=False)
+    clean = run_simulation(tiny("plots=false"), tmp_path / "clean", progress=False)
+    assert again["checksums"] == clean["checksums"]
 
 
 def test_signal_while_publishing(tmp_path, monkeypatch):

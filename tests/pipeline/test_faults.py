@@ -309,3 +309,19 @@ def test_refused_sweep_job_clears_an_earlier_configs_tables(tmp_path):
     assert run_sweep_job(bad, tmp_path) is None
     result = assert_nothing_looks_complete(tmp_path)
     assert result["status"] == "failed" and "regulation.rate_cap_apr" in result["error"]
+
+
+def test_code_identity_changes_with_any_source_line(tmp_path):
+    """The code identity hashes every source file of sim/ and agents/: one changed byte in any
+    of them (here a copy of the package) gives another identity, the same bytes the same one.
+    """
+    from sim.output.identity import ROOT as SOURCE_ROOT
+    from sim.output.identity import source_hash
+
+    for package in ("sim", "agents"):
+        shutil.copytree(SOURCE_ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    assert source_hash(tmp_path) == source_hash(SOURCE_ROOT)
+    target = tmp_path / "agents" / "lenders.py"
+    target.write_text(target.read_text() + "\n# one more line\n")
+    assert source_hash(tmp_path) != source_hash(SOURCE_ROOT)

@@ -37,6 +37,7 @@ class Rule:
     source: str
     unit: str = "fraction"  # fraction | cny | people | multiple: chooses the hint
     stress: tuple[float, float] | None = None  # outside [lo, hi] but inside: run, with a WARNING
+    off: float | None = None  # the value that switches the lever off (always allowed)
 
 
 RULES: dict[str, Rule] = {
@@ -82,21 +83,23 @@ RULES: dict[str, Rule] = {
         1e6, 1.41e9, "a count of people; China has 1.41 billion", unit="people"
     ),
     # Loan-size caps in CNY: the caps China has set are 200k (online consumer,
-    # 2024-2025 measures), 300k (individual, 2020-11 draft), 1m (business, 2020-11 draft).
+    # 2024-2025 measures), 300k (individual, 2020-11 draft), 1m (business, 2020-11 draft);
+    # a cap of 1bn CNY or more is how a scenario before 2020-11 writes "no cap".
     "regulation.online_consumer_loan_cap_cny": Rule(
-        1e4, 1e8, "money is in CNY; China's cap is 200,000 CNY", unit="cny", stress=(1e3, 1e12)
+        1e4, 1e12, "money is in CNY; China's cap is 200,000 CNY", unit="cny", stress=(1e3, 1e12)
     ),
     "regulation.online_business_loan_cap_cny": Rule(
-        1e4, 1e8, "money is in CNY; China's cap is 1,000,000 CNY", unit="cny", stress=(1e3, 1e12)
+        1e4, 1e12, "money is in CNY; China's cap is 1,000,000 CNY", unit="cny", stress=(1e3, 1e12)
     ),
     "regulation.platform_individual_loan_cap_cny": Rule(
-        1e4, 1e8, "money is in CNY; China's cap is 300,000 CNY", unit="cny", stress=(1e3, 1e12)
+        1e4, 1e12, "money is in CNY; China's cap is 300,000 CNY", unit="cny", stress=(1e3, 1e12)
     ),
     # A multiple of net tier-1 capital: the 2021-02 notice caps one partner at 25 %;
-    # more than five times a bank's capital is no cap at all.
+    # more than five times a bank's capital is no cap at all; 100 (the representable
+    # maximum) is how a scenario before the notice writes "no cap".
     "regulation.co_lending_partner_cap": Rule(
-        0.0, 1.0, "a multiple of capital; the 2021-02 notice sets 0.25", unit="multiple",
-        stress=(0.0, 5.0),
+        0.0, 1.0, "a multiple of capital; the 2021-02 notice sets 0.25; 100 means no cap",
+        unit="multiple", stress=(0.0, 5.0), off=100.0,
     ),
     # A monthly probability: "double random, one public" inspections reach about a
     # fifth of lenders a year (2 % a month); a quarter a month is an inspection blitz.
@@ -199,7 +202,7 @@ def plausibility(cfg: SimConfig, skip: set[str] | frozenset[str] = frozenset()) 
         if key in skip or not is_number(value) or not math.isfinite(value):
             continue
         rule = rule_for(key)
-        if rule is None or _inside(value, (rule.lo, rule.hi)):
+        if rule is None or _inside(value, (rule.lo, rule.hi)) or value == rule.off:
             continue
         plausible = f"plausible [{_g(rule.lo)}, {_g(rule.hi)}] ({rule.source})"
         if rule.stress is not None and _inside(value, rule.stress):

@@ -54,7 +54,7 @@ class SweepAggregator(Callback):
             print(f"error: {exc.filename or sweep_dir}: {exc.strerror or exc}", file=sys.stderr)
             raise SystemExit(1) from None
         _LOCKS[sweep_dir] = lock
-        stop_on_signals(sweep_dir)
+        stop_on_signals(sweep_dir, str(config.hydra.launcher.get("_target_", "")))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Write the sweep's tables, then its comparison, into ``hydra.sweep.dir``, as a set."""

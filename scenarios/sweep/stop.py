@@ -80,10 +80,32 @@ def _handler(sweep_dir: Path) -> Callable[[int, object], None]:
     return handle
 
 
-def stop_on_signals(sweep_dir: Path) -> None:
-    """Install the stopping handlers for SIGTERM and SIGINT (main thread only)."""
+def stop_on_signals(sweep_dir: Path, launcher: str = "") -> None:
+    """Install the stopping handlers for SIGTERM and SIGINT (main thread only).
+
+    ``launcher`` is the launcher's ``_target_``: Ray's ``ray.init`` installs its
+    own SIGTERM handler in the sweep process (it only exits), so under Ray that
+    call is made to keep ours.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
     handle = _handler(Path(sweep_dir))
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    if "ray" in launcher.lower():
+        _keep_under_ray(handle)
+
+
+def _keep_under_ray(handle: Callable[[int, object], None]) -> None:
+    """Make Ray's driver keep ``handle`` for SIGTERM (Ray's own handler only calls exit)."""
+    try:
+        import ray._private.utils as ray_utils
+    except Exception:  # no Ray, or another layout: its handler then stops the sweep alone
+        return
+    original = ray_utils.set_sigterm_handler
+
+    def set_sigterm_handler(handler: Callable[[int, object], None]) -> None:
+        if signal.getsignal(signal.SIGTERM) is not handle:
+            original(handler)
+
+    ray_utils.set_sigterm_handler = set_sigterm_handler

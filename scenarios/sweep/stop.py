@@ -83,9 +83,9 @@ def _handler(sweep_dir: Path) -> Callable[[int, object], None]:
 def stop_on_signals(sweep_dir: Path, launcher: str = "") -> None:
     """Install the stopping handlers for SIGTERM and SIGINT (main thread only).
 
-    ``launcher`` is the launcher's ``_target_``: Ray's ``ray.init`` installs its
-    own SIGTERM handler in the sweep process (it only exits), so under Ray that
-    call is made to keep ours.
+    ``launcher`` is the launcher's ``_target_``: under Ray, ``ray.init`` (called
+    by the launcher after this) installs Ray's own handlers, so ours are put
+    back when it returns.
     """
     if threading.current_thread() is not threading.main_thread():
         return
@@ -97,15 +97,24 @@ def stop_on_signals(sweep_dir: Path, launcher: str = "") -> None:
 
 
 def _keep_under_ray(handle: Callable[[int, object], None]) -> None:
-    """Make Ray's driver keep ``handle`` for SIGTERM (Ray's own handler only calls exit)."""
+    """Put ``handle`` back for SIGTERM and SIGINT each time ``ray.init`` returns.
+
+    ``ray.init`` installs Ray's own handlers in the sweep process (a Python one
+    that only exits and its core's fatal-signal handler, which aborts).
+    """
     try:
-        import ray._private.utils as ray_utils
-    except Exception:  # no Ray, or another layout: its handler then stops the sweep alone
+        import ray
+    except Exception:  # no Ray: nothing to keep
         return
-    original = ray_utils.set_sigterm_handler
+    original = ray.init
+    if getattr(original, "_keeps_sweep_handler", False):
+        return
 
-    def set_sigterm_handler(handler: Callable[[int, object], None]) -> None:
-        if signal.getsignal(signal.SIGTERM) is not handle:
-            original(handler)
+    def init(*args: object, **kwargs: object) -> object:
+        context = original(*args, **kwargs)
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+        return context
 
-    ray_utils.set_sigterm_handler = set_sigterm_handler
+    init._keeps_sweep_handler = True  # type: ignore[attr-defined]
+    ray.init = init

@@ -1,8 +1,8 @@
 """Faults that hit a sweep: resume verifies, aggregation fails loudly, one sweep per directory,
 and a signal to a parallel sweep stops its workers.
 
-One sweep (rate cap 0.2 and 0.3, seeds 0 and 1: four jobs of 800,000 borrowers over
-2024-2026, about a second each) runs once uninterrupted with the basic launcher. Every
+One sweep (rate cap 0.2 and 0.3, seeds 0 and 1: four jobs of 500,000 borrowers over
+2024-2026, about half a second each) runs once uninterrupted with the basic launcher. Every
 fault below is applied to a copy of it (or to a fresh parallel run of it), the sweep is
 resumed, and its tables must equal the uninterrupted sweep's byte for byte.
 """
@@ -27,7 +27,7 @@ from sim.output.files import mismatched
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = (
     "sweep=rate_cap",
-    "market.n_borrowers=800000",
+    "market.n_borrowers=500000",
     "market.end=2026-12",
     "regulation.rate_cap_apr=0.2,0.3",
     "seed=0,1",

@@ -4,8 +4,9 @@ A parallel launcher (joblib's loky workers, Ray's worker processes, submitit's
 local jobs) runs the jobs in child processes; if the sweep process alone dies,
 they run on, holding the sweep's output pipe. :func:`stop_on_signals` installs
 handlers in the sweep process that, on SIGTERM or SIGINT, send SIGTERM to every
-descendant process (each job then records itself ``interrupted``), kill those
-still alive after a grace period, mark every job still recorded ``running`` by
+descendant process (each job then records itself ``interrupted``), and to each
+one the pool starts meanwhile, kill those still alive after a grace period,
+mark every job still recorded ``running`` by
 a process that is gone as ``interrupted``, and then raise, so the sweep exits
 non-zero (143 after SIGTERM) and no aggregate is written.
 """
@@ -16,6 +17,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,24 +28,39 @@ from sim.output.result import RunInterrupted, process_alive, read_result
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 10.0
+GRACE_SECONDS = 2.0  # a job records itself interrupted within milliseconds of SIGTERM
+DEADLINE_SECONDS = 20.0
+_POLL_SECONDS = 0.1
+
+
+def _descendants() -> list[psutil.Process]:
+    try:
+        return psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def stop_descendants(grace: float = GRACE_SECONDS) -> int:
-    """SIGTERM every descendant of this process, SIGKILL those left after ``grace``; count them."""
-    try:
-        children = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return 0
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=grace)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
-    psutil.wait_procs(alive, timeout=grace)
-    return len(children)
+    """SIGTERM every descendant until none is left, SIGKILL each ``grace`` s after; count them.
+
+    The process tree is read again every tenth of a second, because a
+    launcher's pool (loky) starts a new worker for each one that dies; a
+    process that ignores SIGTERM (loky's resource tracker) is killed once its
+    grace is over.
+    """
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    signalled: dict[int, float] = {}
+    while (children := _descendants()) and time.monotonic() < deadline:
+        now = time.monotonic()
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                if child.pid not in signalled:
+                    signalled[child.pid] = now
+                    child.terminate()
+                elif now - signalled[child.pid] > grace:
+                    child.kill()
+        psutil.wait_procs(children, timeout=_POLL_SECONDS)
+    return len(signalled)
 
 
 def mark_dead_jobs(sweep_dir: Path, signal_name: str) -> list[Path]:

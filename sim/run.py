@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.budget import estimate
 from sim.config import SimConfig
 from sim.model import MarketModel
 from sim.output.atomic import write_json
@@ -94,10 +95,11 @@ def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) 
             _prepare(out_dir)
             write_json(result, out_dir / RESULT)
             log.info(
-                "Running scenario %s, seed %d, config %s, into %s",
+                "Running scenario %s, seed %d, config %s (%s), into %s",
                 cfg.scenario_name,
                 cfg.seed,
                 result["config_hash"],
+                estimate(cfg).describe(),
                 out_dir,
             )
             tables = simulate(cfg, progress=cfg.progress if progress is None else progress)

@@ -184,10 +184,15 @@ def test_second_sweep_into_a_running_sweeps_directory_is_refused(reference, tmp_
                    == first.pid):
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
-        multirun = (copy / "multirun.yaml").stat().st_mtime_ns
-        started = time.monotonic()
-        second = run_sweep(copy, ok=False)
-        assert time.monotonic() - started < 20
+        os.kill(first.pid, signal.SIGSTOP)  # hold the first sweep while the second tries
+        try:
+            multirun = (copy / "multirun.yaml").stat().st_mtime_ns
+            started = time.monotonic()
+            second = run_sweep(copy, ok=False)
+            assert time.monotonic() - started < 20
+            assert (copy / "multirun.yaml").stat().st_mtime_ns == multirun
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
         assert second.returncode == 3, second.stderr[-2000:]
         assert f"pid {first.pid}" in second.stderr and "another sweep" in second.stderr
         assert "Running scenario" not in second.stdout + second.stderr
@@ -196,7 +201,6 @@ def test_second_sweep_into_a_running_sweeps_directory_is_refused(reference, tmp_
         if first.poll() is None:
             first.kill()
     assert first.returncode == 0, err[-3000:]
-    assert (copy / "multirun.yaml").stat().st_mtime_ns >= multirun
     assert_same_tables(copy, reference)
 
 

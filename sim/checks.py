@@ -54,8 +54,15 @@ def check_range(
     below = value <= lo if lo_open else value < lo
     above = value >= hi if hi_open else value > hi
     if below or above:
-        return [f"{key} = {value!r}: out of range; allowed {allowed}"]
+        return [f"{key} = {value!r}: out of range; allowed {allowed}{_percent_hint(value, lo, hi)}"]
     return []
+
+
+def _percent_hint(value: float, lo: float, hi: float) -> str:
+    """``; 8 looks like a percent: write 0.08`` for a fraction given in percent, else empty."""
+    if 0 < hi <= 10 and 1 < value <= 100 and hi < value and lo <= value / 100 <= min(hi, 1):
+        return f"; {value:g} looks like a percent: write {value / 100:g}"
+    return ""
 
 
 def check_flag(key: str, value: Any) -> list[str]:
@@ -124,16 +131,37 @@ def unknown_key_problems(obj: Any, key: str = "") -> list[str]:
     return out
 
 
-def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[str]:
-    """Command-line overrides that give a config group a number or a boolean (``lenders=5``).
+def group_options(conf_dir: str | Path, group: str) -> list[str] | None:
+    """The option names of a config group under ``conf_dir`` (None if it is not one there)."""
+    directory = Path(conf_dir) / group
+    if ".." in Path(group).parts or not directory.is_dir():
+        return None
+    return sorted(f.stem for f in directory.glob("*.yaml"))
 
-    Hydra answers those with a traceback that does not name the group; every
-    other malformed override is left to Hydra, whose messages name the key.
+
+def group_choice_problem(group: str, value: Any, options: list[str]) -> list[str]:
+    """A group given a number, a flag, a path or a name it does not have."""
+    allowed = f"allowed one of {', '.join(options)}"
+    if isinstance(value, bool | int | float):
+        return [f"{group} = {value!r}: a config group; {allowed}"]
+    if value is None or not isinstance(value, str):
+        return []
+    if "/" in value or "\\" in value or ".." in value:
+        return [f"{group} = {value!r}: a config group takes a name, not a path; {allowed}"]
+    if value not in options:
+        return [f"{group} = {value!r}: no such option in config group {group}; {allowed}"]
+    return []
+
+
+def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[str]:
+    """Command-line overrides that give a config group anything but one of its names.
+
+    A number or a boolean (``lenders=5``) makes Hydra print a traceback that does
+    not name the group; a path (``scenario=../calibration/baseline``) would make
+    it compose a file from another group. Each choice of a sweep is checked.
     """
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    conf_dir = Path(conf_dir)
-    groups = {p.name for p in conf_dir.iterdir() if p.is_dir()}
     parser = OverridesParser.create()
     out = []
     for arg in args:
@@ -144,10 +172,16 @@ def group_override_problems(args: Iterable[str], conf_dir: str | Path) -> list[s
         except Exception:  # not an override (e.g. the value of --cfg); Hydra decides
             continue
         group = override.key_or_group
-        if group not in groups or override.is_delete() or override.is_sweep_override():
+        options = group_options(conf_dir, group)
+        if options is None or override.is_delete():
             continue
-        value = override.value()
-        if isinstance(value, bool | int | float):
-            options = sorted(f.stem for f in (conf_dir / group).glob("*.yaml"))
-            out.append(f"{group} = {value!r}: a config group; allowed one of {', '.join(options)}")
+        if override.is_sweep_override():
+            try:
+                values = list(override.sweep_iterator())
+            except Exception:  # a range or interval sweep: not a list of names
+                continue
+        else:
+            values = [override.value()]
+        for value in values:
+            out += group_choice_problem(group, value, options)
     return out

@@ -173,6 +173,7 @@ class SimConfig:
     scenario_name: str = "baseline"
     progress: bool = True
     plots: bool = True
+    memory_budget_gb: float | None = None  # refuse a larger memory estimate; None: this machine's
 
 
 def register_configs() -> None:

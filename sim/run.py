@@ -1,12 +1,16 @@
 """Run one simulation: in memory (:func:`simulate`) or into a run directory.
 
-``run_simulation`` writes ``result.json`` first (status ``running``), removes
-tables a previous run left in the directory, writes the tables (CSV and
-Parquet) and plots atomically, then rewrites ``result.json`` as ``complete``
-with the dated lever changes applied; a run stopped by a signal or an error is
-recorded as ``interrupted`` or ``failed`` (see :mod:`sim.output.result`).
-Each dated change is logged as the run reaches its month
-(``2027-01: rate_cap_apr 0.24 -> 0.1``).
+``run_simulation`` first clears what an earlier run left in the directory (its
+tables, figures and ``result.json``) and refuses a directory or a link standing
+where a file will be written; it writes ``result.json`` (status ``running``),
+simulates, writes the tables and plots into a staging directory, moves them
+into place once all are written and only then rewrites ``result.json`` as
+``complete`` with each file's SHA-256. A run stopped by a signal or an error
+takes back any file it had moved and is recorded as ``interrupted`` or
+``failed`` with the cause (see :mod:`sim.output.result`). The tables are
+written as CSV and Parquet, the figures as PNG and SVG, and the complete record
+lists the dated lever changes applied; each is logged as the run reaches its
+month (``2027-01: rate_cap_apr 0.24 -> 0.1``).
 """
 
 from __future__ import annotations
@@ -20,16 +24,34 @@ from typing import Any
 
 import pandas as pd
 
+from sim.budget import estimate
 from sim.calendar import parse_month
 from sim.config import SimConfig
 from sim.in_force import LeverChange, dated_changes, regulation_monthly
 from sim.model import MarketModel
 from sim.output.atomic import figure_files, write_json
+from sim.output.files import (
+    FIGURES,
+    OutputPathError,
+    checksums,
+    clear_outputs,
+    paths_in_the_way,
+    publish,
+    staging,
+    withdraw,
+)
 from sim.output.progress import terminal_progress
-from sim.output.result import complete, sigterm_interrupts, started_record, stopped
+from sim.output.result import (
+    complete,
+    read_result,
+    sigterm_interrupts,
+    started_record,
+    stopped,
+)
 from sim.output.tables import TABLES, build_tables, write_tables
 
 log = logging.getLogger(__name__)
+RESULT = "result.json"
 
 
 def lever_changes(cfg: SimConfig) -> list[LeverChange]:
@@ -64,43 +86,87 @@ def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def clear_run_dir(out_dir: Path) -> None:
+    """Remove what an earlier run left in ``out_dir``: result.json, tables, figures, leftovers."""
+    previous = read_result(out_dir) or {}
+    listed = previous.get("files")
+    earlier = [str(n) for n in listed if "/" not in str(n)] if isinstance(listed, list) else []
+    clear_outputs(out_dir, [RESULT, *TABLES, *FIGURES, *earlier])
+
+
+def _prepare(out_dir: Path) -> None:
+    """Create ``out_dir``, remove an earlier run's outputs, refuse paths in the way."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        raise OutputPathError(f"{out_dir}: not a directory")
+    clear_run_dir(out_dir)
+    problems = paths_in_the_way(out_dir, [RESULT, *TABLES, *FIGURES])
+    if problems:
+        raise OutputPathError(problems[0])
+
+
+def _write_outputs(
+    cfg: SimConfig, tables: dict[str, pd.DataFrame], staged: Path, config_hash: str
+) -> list[str]:
+    """Write the tables (and plots, with their caption) into ``staged``; return the file names."""
+    names = [path.name for path in write_tables(tables, staged)]
+    if cfg.plots:
+        from sim.output.plots import plot_run, run_caption
+        from sim.output.report import report_trajectory
+
+        caption = run_caption(cfg.scenario_name, cfg.seed, config_hash)
+        pngs = plot_run(tables["market_yearly"], staged, targets=report_trajectory(), caption=caption)
+        names += [path.name for png in pngs for path in figure_files(png)]
+    return names
+
+
 def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) -> dict[str, Any]:
     """Simulate ``cfg`` and write everything into ``out_dir``; return the result record."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result = started_record(cfg)
-    write_json(result, out_dir / "result.json")
-    for stale in TABLES:  # a previous run's tables must not pass for this run's
-        (out_dir / stale).unlink(missing_ok=True)
-    log.info(
-        "Running scenario %s, seed %d, config %s, into %s",
-        cfg.scenario_name,
-        cfg.seed,
-        result["config_hash"],
-        out_dir,
-    )
-    try:
-        with sigterm_interrupts():
+    moved: list[str] = []
+    done = False
+    with sigterm_interrupts() as received:
+        try:
+            _prepare(out_dir)
+            write_json(result, out_dir / RESULT)
+            log.info(
+                "Running scenario %s, seed %d, config %s (%s), into %s",
+                cfg.scenario_name,
+                cfg.seed,
+                result["config_hash"],
+                estimate(cfg).describe(),
+                out_dir,
+            )
             tables = simulate(cfg, progress=cfg.progress if progress is None else progress)
-            files = [path.name for path in write_tables(tables, out_dir)]
-            if cfg.plots:
-                from sim.output.plots import plot_run, run_caption
-                from sim.output.report import report_trajectory
-
-                caption = run_caption(cfg.scenario_name, cfg.seed, result["config_hash"])
-                pngs = plot_run(
-                    tables["market_yearly"], out_dir, targets=report_trajectory(), caption=caption
-                )
-                files += [path.name for png in pngs for path in figure_files(png)]
-    except BaseException as exc:
-        signal_name = stopped(result, exc, time.perf_counter() - started)
-        if signal_name:
-            log.warning("Run interrupted by %s; %s is incomplete", signal_name, out_dir)
-        write_json(result, out_dir / "result.json")
-        raise
-    complete(result, tables["market_yearly"], files, time.perf_counter() - started)
-    result["lever_changes"] = [change.as_record() for change in lever_changes(cfg)]
-    write_json(result, out_dir / "result.json")
-    log.info("Wrote %s to %s (%.1f s)", ", ".join(files), out_dir, result["wall_time_s"])
+            with staging(out_dir) as staged:
+                names = _write_outputs(cfg, tables, staged, result["config_hash"])
+                sums = checksums(staged, names)
+                in_the_way = paths_in_the_way(out_dir, names)
+                if in_the_way:
+                    raise OutputPathError(in_the_way[0])
+                publish(staged, out_dir, names, moved)
+            if received:  # a signal some library turned into a return
+                raise KeyboardInterrupt
+            complete(result, tables["market_yearly"], sums, time.perf_counter() - started)
+            result["lever_changes"] = [change.as_record() for change in lever_changes(cfg)]
+            write_json(result, out_dir / RESULT)
+            done = True
+        except BaseException as exc:
+            if done:  # the record says complete and every file matches it
+                raise
+            withdraw(out_dir, moved)
+            signal_name = stopped(result, exc, time.perf_counter() - started, received)
+            if signal_name:
+                log.warning("Run interrupted by %s; %s is incomplete", signal_name, out_dir)
+            try:
+                write_json(result, out_dir / RESULT)
+            except OSError as write_error:
+                log.error("could not record the %s run in %s: %s", result["status"], out_dir,
+                          write_error)
+            raise
+    log.info(
+        "Wrote %s to %s (%.1f s)", ", ".join(result["files"]), out_dir, result["wall_time_s"]
+    )
     return result

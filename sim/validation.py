@@ -7,6 +7,7 @@ into a validated :class:`~sim.config.SimConfig` or raises :class:`ConfigError`.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -16,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from agents.lenders import LENDER_TYPES
+from sim.budget import budget_problems
 from sim.calendar import parse_month
 from sim.checks import (
     check_flag,
@@ -37,7 +39,10 @@ from sim.config import (
     SegmentConfig,
     SimConfig,
 )
+from sim.plausible import plausibility
 from sim.regulator import regulation_at
+
+log = logging.getLogger(__name__)
 
 MIN_ENTRY_CAPITAL_CNY = 5e6  # 2008 CBRC/PBoC small-loan company guidance: 5m CNY registered capital
 SCENARIO_NAME = re.compile(r"(?!\.{1,2}$)[^/\\\x00-\x1f]{1,100}")
@@ -183,7 +188,7 @@ def _lever_checks() -> dict[str, Callable[[str, Any], list[str]]]:
     flag = check_flag
 
     return {
-        "rate_cap_apr": rng(0, 10, lo_open=True),
+        "rate_cap_apr": rng(0, 1, lo_open=True),  # above 1 (100 % APR) no cap binds
         "co_lending_min_own_share": rng(0, 1),
         "co_lending_partner_cap": rng(0, 100),
         "co_lending_total_cap": rng(0, 1),
@@ -275,9 +280,28 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
             timeline.append(f"{key}: names no lever to change besides its date")
         for lever in levers:
             timeline += lever_problems(f"{key}.{lever}", str(lever), change[lever])
+    if not timeline:
+        timeline += _timeline_clash_problems(reg)
     if not timeline and not out:
         timeline += _timeline_order_problems(reg)
     return out + timeline
+
+
+def _timeline_clash_problems(reg: RegulationConfig) -> list[str]:
+    """Two dated changes of the same lever in the same month: which wins would be an accident."""
+    seen: dict[tuple[int, str], int] = {}
+    out = []
+    for i, change in enumerate(reg.timeline):
+        month = parse_month(change["date"])
+        for lever in (str(k) for k in change if k != "date"):
+            first = seen.setdefault((month, lever), i)
+            if first != i:
+                out.append(
+                    f"regulation.timeline[{i}].{lever}: regulation.timeline[{first}] already "
+                    f"changes {lever} in {change['date']}; which one wins would depend on their "
+                    "order: give one value per lever and month"
+                )
+    return out
 
 
 def _timeline_order_problems(reg: RegulationConfig) -> list[str]:
@@ -369,6 +393,8 @@ def validate(cfg: SimConfig) -> list[str]:
         )
     out += check_flag("progress", cfg.progress)
     out += check_flag("plots", cfg.plots)
+    if cfg.memory_budget_gb is not None:
+        out += check_range("memory_budget_gb", cfg.memory_budget_gb, 0, 1e6, lo_open=True)
     return (
         out
         + _market_problems(cfg)
@@ -395,8 +421,13 @@ def compose(*overrides: str) -> SimConfig:
     return load_config(compose_dictconfig(*overrides))
 
 
-def load_config(cfg: DictConfig | SimConfig) -> SimConfig:
-    """Convert (if needed) and validate; raise :class:`ConfigError` listing every problem."""
+def load_config(cfg: DictConfig | SimConfig, warn: bool = True) -> SimConfig:
+    """Convert (if needed) and validate; raise :class:`ConfigError` listing every problem.
+
+    After the representable ranges come the plausible ones (:mod:`sim.plausible`)
+    and the work a run needs (:mod:`sim.budget`); a value outside its plausible
+    range but inside its stress range is logged as a WARNING (when ``warn``).
+    """
     if not isinstance(cfg, SimConfig):
         missing = sorted(OmegaConf.missing_keys(cfg))
         if missing:
@@ -408,6 +439,14 @@ def load_config(cfg: DictConfig | SimConfig) -> SimConfig:
             message = str(exc).splitlines()[0]
             raise ConfigError([f"{key}: {message}"]) from exc
     problems = unknown_key_problems(cfg) + validate(cfg)
+    named = {line.split(" ", 1)[0].rstrip(":") for line in problems}
+    implausible, warnings = plausibility(cfg, skip=named)
+    problems += implausible
+    if not problems:
+        problems += budget_problems(cfg)
     if problems:
         raise ConfigError(problems)
+    if warn:
+        for line in warnings:
+            log.warning(line)
     return cfg

@@ -16,8 +16,13 @@ directory and writes into the sweep directory
 then, unless ``compare: false``, the callback writes the comparison of
 :mod:`scenarios.sweep.compare`. Rows are ordered by job number, then year (then
 lender), and job numbers come from the sweeper, so the tables are
-byte-identical whichever launcher ran the jobs. Every file is written
-atomically.
+byte-identical whichever launcher ran the jobs.
+
+The aggregate files are written as a set (:func:`publish_aggregates`): the
+previous set is removed first, the new one is written into a staging
+directory and moved into place only when every file is written, and
+``aggregate.json`` lists them with their SHA-256. An aggregation that fails
+leaves no aggregate file at all, never stale ones beside fresh ones.
 
 Re-aggregate by hand: ``python -m scenarios.sweep.aggregate SWEEP_DIR`` (or
 ``python -m scenarios.aggregate SWEEP_DIR``).
@@ -26,8 +31,9 @@ Re-aggregate by hand: ``python -m scenarios.sweep.aggregate SWEEP_DIR`` (or
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +41,26 @@ import numpy as np
 import pandas as pd
 
 from scenarios.sweep.io import JobRecord, collect_sweep, convert, parameters
-from sim.output.atomic import write_csv, write_parquet
+from sim.output.atomic import write_csv, write_json, write_parquet
+from sim.output.files import checksums, clear_outputs, publish, staging, withdraw
 
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ("job", "scenario", "seed")
+MANIFEST = "aggregate.json"
+AGGREGATE_FILES = (
+    "sweep_yearly.parquet",
+    "sweep_yearly.csv",
+    "sweep_lenders.parquet",
+    "sweep_jobs.csv",
+    "failed.csv",
+    "comparison.csv",
+    "summary.md",
+    "concentration.png",
+    "type_shares.png",
+    "heatmap.png",
+)
+"""Every file aggregation and comparison can write into a sweep directory."""
 
 
 def parameter_columns(records: Sequence[JobRecord]) -> list[str]:
@@ -130,11 +151,44 @@ def write_tables(tables: dict[str, pd.DataFrame], sweep_dir: Path) -> list[Path]
     ]
 
 
-def aggregate(sweep_dir: Path, expected: list[list[str]] | None = None) -> dict[str, pd.DataFrame]:
-    """Read the sweep in ``sweep_dir``, write its tables there and return them."""
+def publish_aggregates(sweep_dir: Path, write: Callable[[Path], list[Path]]) -> list[str]:
+    """Replace the sweep's aggregate files by those ``write(staging_dir)`` writes, as a set.
+
+    Returns:
+        The names published, in the order written.
+    """
+    sweep_dir = Path(sweep_dir)
+    listed = _manifest_files(sweep_dir)
+    clear_outputs(sweep_dir, [MANIFEST, *AGGREGATE_FILES, *listed])
+    moved: list[str] = []
+    try:
+        with staging(sweep_dir) as staged:
+            names = list(dict.fromkeys(path.name for path in write(staged)))
+            sums = checksums(staged, names)
+            publish(staged, sweep_dir, names, moved)
+        write_json({"files": names, "checksums": sums}, sweep_dir / MANIFEST)
+    except BaseException:
+        withdraw(sweep_dir, moved)
+        raise
+    return names
+
+
+def _manifest_files(sweep_dir: Path) -> list[str]:
+    """The files the last published set listed."""
+    try:
+        files = json.loads((sweep_dir / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(f) for f in files if isinstance(f, str) and "/" not in f]
+
+
+def aggregate(
+    sweep_dir: Path, expected: list[list[str]] | None = None, out_dir: Path | None = None
+) -> dict[str, pd.DataFrame]:
+    """Read the sweep in ``sweep_dir``, write its tables into ``out_dir`` (default: there)."""
     records = collect_sweep(Path(sweep_dir), expected)
     tables = combine(records)
-    write_tables(tables, Path(sweep_dir))
+    write_tables(tables, Path(out_dir) if out_dir is not None else Path(sweep_dir))
     n_failed = len(tables["failed"])
     log.info(
         "Aggregated %d jobs (%d complete, %d not) into %s",
@@ -155,7 +209,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for sweep_dir in args.sweep_dirs:
-        tables = aggregate(sweep_dir)
+        out: dict[str, dict[str, pd.DataFrame]] = {}
+
+        def write(staged: Path, sweep_dir: Path = sweep_dir, out: dict = out) -> list[Path]:
+            out["tables"] = aggregate(sweep_dir, out_dir=staged)
+            return sorted(staged.iterdir())
+
+        publish_aggregates(sweep_dir, write)
+        tables = out["tables"]
         print(f"{sweep_dir}: {len(tables['jobs'])} jobs, {len(tables['failed'])} not complete")
     return 0
 

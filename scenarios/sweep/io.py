@@ -7,9 +7,10 @@ directory* is one job or one single run. The jobs a sweep should have are
 recomputed from ``multirun.yaml`` exactly as Hydra's basic sweeper expands
 them, so a job that never started is reported as ``missing``.
 
-A job counts as done only when its ``result.json`` says ``complete`` and its
-tables are readable; anything else (``failed``, ``interrupted``, still
-``running`` after a kill, no ``result.json``) is listed with its error.
+A job counts as done only when its ``result.json`` says ``complete``, every file
+it lists still has its checksum, and its tables are readable; anything else
+(``failed``, ``interrupted``, still ``running`` after a kill, no ``result.json``)
+is listed with its error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.output.result import read_result
+from sim.output.files import mismatched
+from sim.output.result import process_alive, read_result
 
 MARKET_TABLE = "market_yearly.csv"
 LENDERS_TABLE = "lenders_yearly.csv"
@@ -154,8 +156,19 @@ def load_job(
     record.scenario = result.get("scenario")
     record.config_hash = result.get("config_hash")
     if record.status == "running":
-        record.error = record.error or "still 'running': the job was killed or is not finished"
+        alive = process_alive(result.get("pid"), result.get("host"))
+        record.error = record.error or (
+            f"still 'running' but its process (pid {result.get('pid')}) is gone: it was killed"
+            if alive is False
+            else "still 'running': the job was killed or is not finished"
+        )
     if record.status != "complete":
+        return record
+    sums = result.get("checksums")
+    bad = mismatched(Path(directory), sums) if isinstance(sums, dict) else []
+    if bad:
+        record.status = "failed"
+        record.error = f"{', '.join(bad)} missing or changed since the run (checksum)"
         return record
     try:
         record.yearly = pd.read_csv(Path(directory) / MARKET_TABLE)

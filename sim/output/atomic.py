@@ -4,7 +4,8 @@ Each writer streams into a temporary file in the target's directory (named
 ``.<target name>.<random>.tmp``), flushes and fsyncs it, then renames it over
 the target with :func:`os.replace`, which is atomic on POSIX and Windows when
 both paths are on the same file system. If anything fails, the temporary file
-is removed, the exception propagates and the target is left as it was.
+is removed, the exception propagates (an ``OSError`` naming the target when it
+named no file) and the target is left as it was.
 """
 
 from __future__ import annotations
@@ -79,9 +80,12 @@ def _atomic_write(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # e.g. ENOSPC from deep inside a writer: say which file could not be written
+            raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
         raise
     _fsync_directory(target.parent)
     return target

@@ -1,20 +1,25 @@
 """The ``result.json`` record of a run: its states, its identity and its headline figures.
 
-``result.json`` is written first with status ``running`` and rewritten with
-``complete`` only after every table and plot is in place, so a run killed
-part-way is marked incomplete: ``interrupted`` after SIGINT (Ctrl-C) or
-SIGTERM, ``failed`` when it raised, and still ``running`` after SIGKILL or a
-power cut. A sweep trusts a stored result only when it is ``complete``, for
-the same configuration, with its tables present.
+``result.json`` is written first with status ``running`` (with the pid and
+host of the process, so a ``running`` left by a killed process is recognisably
+dead) and rewritten with ``complete`` only after every table and plot is in
+place, with the SHA-256 of each. A run stopped part-way is marked
+``interrupted`` after SIGINT (Ctrl-C) or SIGTERM, ``failed`` when it raised,
+and stays ``running`` only after SIGKILL or a power cut. A sweep reuses a
+stored result only when it is ``complete``, for the same configuration and the
+same code, and every file still has its checksum (:func:`reuse_problem`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import hashlib
 import json
+import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +32,8 @@ from omegaconf import DictConfig
 from sim import __version__
 from sim.config import SimConfig
 from sim.output.atomic import write_json
+from sim.output.files import mismatched
+from sim.output.identity import code_identity
 
 REQUIRED_TABLES = ("market_yearly.csv", "lenders_yearly.csv")
 
@@ -40,25 +47,38 @@ class RunInterrupted(SystemExit):
 
 
 @contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[list[int]]:
     """Turn SIGTERM into :class:`RunInterrupted` while the block runs (main thread only).
 
     SIGINT already raises ``KeyboardInterrupt``; with this, a run killed either
     way unwinds through its ``except`` clause, so ``result.json`` says
-    ``interrupted`` instead of staying ``running``.
+    ``interrupted`` instead of staying ``running``. The block gets a list into
+    which every signal received is put, so a signal that some library turned
+    into another exception is still recorded as the interruption it was.
     """
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
-    def handler(signum: int, frame: object) -> None:
+    def on_term(signum: int, frame: object) -> None:
+        received.append(signum)
         raise RunInterrupted(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def on_int(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_int)
     try:
-        yield
+        yield received
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        if previous_int is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 def config_hash(cfg: SimConfig) -> str:
@@ -100,24 +120,64 @@ def started_record(cfg: SimConfig) -> dict[str, Any]:
         "borrower_weight": cfg.market.real_borrowers / cfg.market.n_borrowers,
         "start": cfg.market.start,
         "end": cfg.market.end,
+        **process_identity(),
     }
 
 
-def complete(result: dict[str, Any], yearly: pd.DataFrame, files: list[str], wall: float) -> None:
-    """Mark ``result`` complete, with its headline figures and files."""
+def process_identity() -> dict[str, Any]:
+    """Who writes the record: pid, host, start time (UTC) and the code's identity."""
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "code": code_identity(),
+    }
+
+
+def process_alive(pid: Any, host: Any) -> bool | None:
+    """Whether the process that wrote a record still runs: None if it ran on another host."""
+    if host != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (dead, not yet reaped) counts as dead
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def complete(
+    result: dict[str, Any], yearly: pd.DataFrame, sums: dict[str, str], wall: float
+) -> None:
+    """Mark ``result`` complete, with its headline figures, files and their SHA-256."""
     result.update(
         status="complete",
         wall_time_s=round(wall, 3),
         headline={k: _clean(v) for k, v in headline(yearly).items()},
-        files=files,
+        files=list(sums),
+        checksums=dict(sums),
     )
 
 
-def stopped(result: dict[str, Any], exc: BaseException, wall: float) -> str | None:
-    """Mark ``result`` interrupted (a signal) or failed (an error); the signal's name or None."""
+def stopped(
+    result: dict[str, Any], exc: BaseException, wall: float, received: list[int] | None = None
+) -> str | None:
+    """Mark ``result`` interrupted (a signal) or failed (an error); the signal's name or None.
+
+    A signal in ``received`` makes the run ``interrupted`` whatever exception
+    it surfaced as.
+    """
     name = None
-    if isinstance(exc, KeyboardInterrupt | RunInterrupted):
-        signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
+    if received or isinstance(exc, KeyboardInterrupt | RunInterrupted):
+        if received:
+            signum = received[0]
+        else:
+            signum = exc.signum if isinstance(exc, RunInterrupted) else signal.SIGINT
         name = signal.Signals(signum).name
         result.update(status="interrupted", error=f"interrupted by {name}")
     else:
@@ -135,16 +195,36 @@ def read_result(directory: Path) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def stored_result(out_dir: Path, expected_hash: str) -> dict[str, Any] | None:
-    """The complete result record in ``out_dir`` for ``expected_hash`` (tables present), or None."""
+def reuse_problem(out_dir: Path, expected_hash: str) -> str | None:
+    """Why the result in ``out_dir`` cannot stand for a run of ``expected_hash``; None if it can.
+
+    It can only if ``result.json`` is ``complete``, for this configuration and
+    this code (:func:`~sim.output.identity.code_identity`), and every file it
+    lists is there with its checksum.
+    """
     result = read_result(out_dir)
-    if result is None or result.get("status") != "complete":
-        return None
+    if result is None:
+        return "no readable result.json"
+    if result.get("status") != "complete":
+        return f"status {result.get('status')!r}"
     if result.get("config_hash") != expected_hash:
+        return f"config {result.get('config_hash')} is not {expected_hash}"
+    if result.get("code") != code_identity():
+        return f"made by code {result.get('code')}, not {code_identity()}"
+    sums = result.get("checksums")
+    if not isinstance(sums, dict) or not set(REQUIRED_TABLES) <= set(sums):
+        return "no checksum for its tables"
+    bad = mismatched(Path(out_dir), sums)
+    if bad:
+        return f"{', '.join(bad)} missing or changed since the run"
+    return None
+
+
+def stored_result(out_dir: Path, expected_hash: str) -> dict[str, Any] | None:
+    """The reusable result record in ``out_dir`` for ``expected_hash`` (see reuse_problem)."""
+    if reuse_problem(out_dir, expected_hash) is not None:
         return None
-    if not all((Path(out_dir) / name).is_file() for name in REQUIRED_TABLES):
-        return None
-    return result
+    return read_result(out_dir)
 
 
 def hhi_last(result: dict[str, Any]) -> float | None:
@@ -165,6 +245,7 @@ def write_failure(out_dir: Path, cfg: DictConfig, error: str) -> None:
             "scenario": cfg.get("scenario_name"),
             "config_hash": None,
             "version": __version__,
+            **process_identity(),
         },
         out_dir / "result.json",
     )

@@ -82,7 +82,7 @@ def valid_configs(draw: st.DrawFn) -> SimConfig:
     m.end = draw(st.sampled_from(["2024-12", "2025-01", "2025-06"]))
     months = list(range(parse_month(m.start), parse_month(m.end) + 1))
     m.n_regions = draw(st.integers(1, 31))
-    m.demand_growth = draw(st.sampled_from([0.0, 0.17]) | _unit(-0.9, 3.0))
+    m.demand_growth = draw(st.sampled_from([0.0, 0.17]) | _unit(-0.9, 1.0))  # plausible: <= 1
     m.recovery_rate = draw(_unit())
     m.writeoff_months = draw(st.integers(1, 12))
     m.prepayment_rate = draw(_unit(0.0, 0.2))
@@ -157,9 +157,14 @@ def valid_configs(draw: st.DrawFn) -> SimConfig:
     for name in ("financing_support", "tech_subsidy", "credit_data_coverage"):
         setattr(reg, name, {2024: draw(_unit()), 2025: draw(_unit())})
     reg.timeline = []
+    changed: set[tuple[str, str]] = set()  # one value per lever and month
     for _ in range(draw(st.integers(0, 3))):
         levers = draw(st.lists(st.sampled_from(sorted(TIMELINE_LEVERS)), min_size=1, max_size=3))
         change = {"date": format_month(draw(st.sampled_from(months)))}
+        levers = [lever for lever in levers if (change["date"], lever) not in changed]
+        if not levers:
+            continue
+        changed.update((change["date"], lever) for lever in levers)
         change.update({lever: draw(TIMELINE_LEVERS[lever]) for lever in levers})
         reg.timeline.append(change)
 

@@ -78,8 +78,8 @@ BAD = [
     (("scenario=nope",), "scenario", "Available options"),
     (("market=nope",), "market", "Available options"),
     # out of range
-    (("regulation.rate_cap_apr=-1",), "regulation.rate_cap_apr", "(0, 10]"),
-    (("regulation.rate_cap_apr=nan",), "regulation.rate_cap_apr", "(0, 10]"),
+    (("regulation.rate_cap_apr=-1",), "regulation.rate_cap_apr", "(0, 1]"),
+    (("regulation.rate_cap_apr=nan",), "regulation.rate_cap_apr", "(0, 1]"),
     (("regulation.rate_cap_apr=inf",), "regulation.rate_cap_apr", "out of range"),
     (("market.n_borrowers=0",), "market.n_borrowers", "[1, 100000000]"),
     (("market.n_regions=0",), "market.n_regions", "[1, 1000]"),
@@ -148,7 +148,7 @@ BAD = [
     (
         ("regulation.timeline=[{date: 2026-01, rate_cap_apr: abc}]",),
         "regulation.timeline[0].rate_cap_apr",
-        "(0, 10]",
+        "(0, 1]",
     ),
     (
         (

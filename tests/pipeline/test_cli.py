@@ -97,7 +97,7 @@ def test_bad_rate_cap_is_refused_with_one_line(tmp_path):
     proc = run_cli("regulation.rate_cap_apr=-1", f"hydra.run.dir={out}")
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if "regulation.rate_cap_apr" in line]
-    assert len(lines) == 1 and "(0, 10]" in lines[0], proc.stderr
+    assert len(lines) == 1 and "(0, 1]" in lines[0], proc.stderr
     assert not list(out.glob("*.csv")) and not (out / "result.json").exists()
 
 

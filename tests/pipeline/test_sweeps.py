@@ -22,6 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from scenarios.sweep.io import expected_jobs, parameters
 from sim import validation
 from sim.cli import run_sweep_job
+from sim.output.files import checksums
+from sim.output.identity import code_identity
 from sim.output.result import config_hash
 from sim.validation import load_config
 
@@ -246,18 +248,25 @@ def test_refused_config_is_recorded_not_raised(tmp_path):
 
 
 def test_complete_job_is_skipped_with_its_stored_headline(tmp_path, monkeypatch):
-    """A job whose directory holds a complete result.json with its own config hash (and its
-    tables) is not simulated again; it returns the stored final HHI.
+    """A job whose directory holds a complete result.json with its own config hash and code
+    identity, and tables matching their checksums, is not simulated again; it returns the
+    stored final HHI.
     """
     import sim.cli
 
     cfg = compose_dictconfig()
     wanted = config_hash(load_config(cfg))
-    (tmp_path / "result.json").write_text(
-        json.dumps({"status": "complete", "config_hash": wanted, "headline": {"hhi_last": 1234.5}})
-    )
-    for name in ("market_yearly.csv", "lenders_yearly.csv"):
+    names = ("market_yearly.csv", "lenders_yearly.csv")
+    for name in names:
         (tmp_path / name).write_text("year\n2024\n")
+    record = {
+        "status": "complete",
+        "config_hash": wanted,
+        "code": code_identity(),
+        "checksums": checksums(tmp_path, names),
+        "headline": {"hhi_last": 1234.5},
+    }
+    (tmp_path / "result.json").write_text(json.dumps(record))
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("simulated although complete")

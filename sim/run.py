@@ -115,7 +115,9 @@ def _write_outputs(
         from sim.output.report import report_trajectory
 
         caption = run_caption(cfg.scenario_name, cfg.seed, config_hash)
-        pngs = plot_run(tables["market_yearly"], staged, targets=report_trajectory(), caption=caption)
+        pngs = plot_run(
+            tables["market_yearly"], staged, targets=report_trajectory(), caption=caption
+        )
         names += [path.name for png in pngs for path in figure_files(png)]
     return names
 
@@ -163,10 +165,9 @@ def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) 
             try:
                 write_json(result, out_dir / RESULT)
             except OSError as write_error:
-                log.error("could not record the %s run in %s: %s", result["status"], out_dir,
-                          write_error)
+                log.error(
+                    "could not record the %s run in %s: %s", result["status"], out_dir, write_error
+                )
             raise
-    log.info(
-        "Wrote %s to %s (%.1f s)", ", ".join(result["files"]), out_dir, result["wall_time_s"]
-    )
+    log.info("Wrote %s to %s (%.1f s)", ", ".join(result["files"]), out_dir, result["wall_time_s"])
     return result

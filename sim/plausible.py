@@ -8,7 +8,7 @@ optionally a wider *stress* interval: a value inside it but outside the
 plausible one runs with a WARNING naming the key (a legitimate stress test);
 a value outside both is refused with the likely mistake.
 
-Keys are dotted; ``*`` stands for one part (``lenders.*.funding_cost``). A
+Keys are dotted; ``*`` stands for one part (``lenders.*.funding_spread``). A
 value in a dated change (``regulation.timeline[i].rate_cap_apr``) is held to
 the lever's rule. A field without a rule keeps only its representable range,
 so a new field never needs an entry here before it can be used; to add one,
@@ -117,10 +117,12 @@ RULES: dict[str, Rule] = {
         1.0, 50.0, "a multiple of equity; China's rules set 5x to 25x", unit="multiple",
         stress=(0.0, 1000.0),
     ),
-    # Annual cost rates: deposit-funded banks about 2 %, platforms' wholesale funds about
-    # 5-8 % (report_lender_economics.csv); 20 % a year is beyond any licensed lender.
-    "lenders.*.funding_cost": Rule(
-        0.0, 0.2, "an annual rate; the report's lenders pay 2-8 %", stress=(0.0, 1.0)
+    # Spreads of the cost of funds over the one-year LPR: deposits 1-2 points below it,
+    # platforms' wholesale funds a few points above (banks' and small-loan companies'
+    # reports); 20 points above is beyond any licensed lender.
+    "lenders.*.funding_spread": Rule(
+        -0.05, 0.2, "an annual rate over the LPR; lenders pay 1.5 below to 5 above",
+        stress=(-0.1, 1.0),
     ),
     "lenders.*.operating_cost": Rule(
         0.0, 0.2, "an annual rate of the balance; the report's lenders spend 1-5 %",

@@ -101,15 +101,6 @@ def test_platform_levers_cut_platform_lending(overrides):
     assert platform_lending(overrides) < platform_lending(())
 
 
-def test_a_cheaper_national_licence_raises_platform_lending():
-    """At 5bn CNY no platform agent of this market is national (the largest holds about 4bn);
-    at 100m CNY every platform lends in every province, reaching borrowers no local platform
-    serves, so platforms lend more.
-    """
-    cheap = ("regulation.cross_province_capital_cny=1e8", "regulation.online_entry_capital_cny=1e8")
-    assert platform_lending(cheap) > platform_lending(())
-
-
 def test_tech_subsidy_raises_technology():
     """A full technology subsidy leaves lenders with better technology in 2030."""
 

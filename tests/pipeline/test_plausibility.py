@@ -36,7 +36,7 @@ REFUSED = [
     (("regulation.rate_cap_apr=24",), "regulation.rate_cap_apr", "write 0.24"),
     (("regulation.rate_cap_apr=36",), "regulation.rate_cap_apr", "write 0.36"),
     (("regulation.rate_cap_apr=1.5",), "regulation.rate_cap_apr", "(0, 1]"),
-    (("lenders.bank.funding_cost=3",), "lenders.bank.funding_cost", "write 0.03"),
+    (("lenders.bank.funding_spread=3",), "lenders.bank.funding_spread", "write 0.03"),
     (("lenders.online_platform.operating_cost=5",), "lenders.online_platform.operating_cost",
      "write 0.05"),
     (("regulation.co_lending_partner_cap=25",), "regulation.co_lending_partner_cap", "write 0.25"),

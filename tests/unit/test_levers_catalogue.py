@@ -54,11 +54,11 @@ def test_every_lever_has_a_unit(every_key):
 
 
 def test_allowed_values_are_the_validation_rules(every_key):
-    """The rate cap's allowed values are the rule in sim/validation.py, (0, 10]; a flag's are
+    """The rate cap's allowed values are the rule in sim/validation.py, (0, 1]; a flag's are
     true or false; the borrower count's an integer range.
     """
     by_key = {lv.key: lv for lv in every_key}
-    assert by_key["regulation.rate_cap_apr"].allowed == "(0, 10]"
+    assert by_key["regulation.rate_cap_apr"].allowed == "(0, 1]"
     assert by_key["regulation.acquisitions_allowed"].allowed == "true or false"
     assert by_key["market.n_borrowers"].allowed == "integer [1, 100000000]"
     assert by_key["regulation.online_entry_capital_cny"].unit == "CNY"

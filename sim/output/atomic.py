@@ -42,7 +42,7 @@ def _open_temp(target: Path) -> tuple[int, Path]:
     raise FileExistsError(f"could not create a temporary file beside {target}")
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Persist a rename in ``directory``; a no-op where directories cannot be opened."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
@@ -87,7 +87,7 @@ def _atomic_write(
             # e.g. ENOSPC from deep inside a writer: say which file could not be written
             raise OSError(exc.errno, os.strerror(exc.errno), str(target)) from exc
         raise
-    _fsync_directory(target.parent)
+    fsync_directory(target.parent)
     return target
 
 

@@ -19,6 +19,8 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from sim.output.atomic import fsync_directory
+
 STAGING_PREFIX = ".staging-"
 FIGURES = tuple(
     f"{name}.{kind}"
@@ -115,12 +117,7 @@ def publish(staged: Path, directory: Path, names: Iterable[str], moved: list[str
     for name in names:
         os.replace(Path(staged) / name, Path(directory) / name)
         moved.append(name)
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_directory(Path(directory))
 
 
 def withdraw(directory: Path, names: Iterable[str]) -> None:

@@ -54,8 +54,18 @@ def assert_nothing_looks_complete(out: Path) -> dict:
     return result
 
 
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT handled as in an interactive shell, even when the suite runs in the background
+    (a background shell starts its children with SIGINT ignored, and a run keeps that).
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_while_writing_tables(tmp_path, monkeypatch, signum):
+def test_signal_while_writing_tables(tmp_path, monkeypatch, signum, interactive_sigint):
     """A real signal delivered after the first tables are written (the write phase) leaves
     result.json 'interrupted' by that signal and no table, figure or staging file; a rerun
     into the same directory writes the same bytes as a clean run.

@@ -204,6 +204,11 @@ def test_second_sweep_into_a_running_sweeps_directory_is_refused(reference, tmp_
     assert_same_tables(copy, reference)
 
 
+
+def _default_sigint() -> None:
+    """In the child: SIGINT as in an interactive shell (a background shell ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_to_a_joblib_sweep_stops_its_workers(reference, tmp_path, signum):
     """SIGTERM (or Ctrl-C's SIGINT) to a joblib sweep while jobs run: it exits 143 (130) within
@@ -216,6 +221,7 @@ def test_signal_to_a_joblib_sweep_stops_its_workers(reference, tmp_path, signum)
     proc = subprocess.Popen(
         command(sweep_dir, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"),
         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,  # Ctrl-C reaches it even when the suite runs in the background
     )
     workers: set[int] = set()
     try:

@@ -3,7 +3,8 @@
 The market turns the model's state into this month's :class:`~sim.clearing.Applicants`
 and :class:`~sim.clearing.LenderOffers`, has :func:`sim.clearing.clear` match them,
 books the loans on the borrowers and the lenders' balance sheets, and keeps the
-month's tallies (lending, demand and unmet demand, overall and by segment).
+month's tallies (lending, demand and unmet demand, overall and by segment; the arithmetic
+in :mod:`sim.tallies`).
 What differs by lender type comes from the type classes' traits and methods.
 """
 
@@ -17,17 +18,16 @@ from agents.lenders import LENDER_CLASSES, trait, type_code
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month, path_value
 from sim.clearing import (
-    UNMET_REASONS,
     Applicants,
     LenderOffers,
     Matches,
     Terms,
     clear,
-    unmet_reason,
 )
 from sim.config import SEGMENTS
 from sim.finance import compliance_slack, effective_operating_cost
-from sim.recorder import RATE_BIN, RATE_BINS
+from sim.recorder import RATE_BINS
+from sim.tallies import tallies, volume_by_rate
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -133,16 +133,16 @@ class Market:
         own_share = self._initial_partners(weights)
         funding_of = self.funding_rates()
         partner = book.partner
+        partner_funding = funding_of[np.maximum(partner, 0)]
         blended = np.where(
             own_share < 1.0,
-            own_share * funding_of + (1.0 - own_share) * funding_of[np.maximum(partner, 0)],
+            own_share * funding_of + (1.0 - own_share) * partner_funding,
             funding_of,
         )
         rate = blended[lender] + opex + pd * lgd + book.markup[lender]
         rate = np.minimum(rate, model.regulator.levers.rate_cap_apr)
         partner_rate = np.minimum(
-            funding_of[np.maximum(partner, 0)][lender] + pd * lgd + cfg.behaviour.co_lending_margin,
-            rate,
+            partner_funding[lender] + pd * lgd + cfg.behaviour.co_lending_margin, rate
         )
         online = book.per_lender(ONLINE_ONLY)[lender] | (
             rng.random(idx.size) < pop.affinity[idx] * book.online_capability[lender]
@@ -459,45 +459,3 @@ class Market:
         book.cash -= new_funded
         book.capacity_bound = m.capacity_bound
         return tallies(app, m, pop.segment[app.idx], w)
-
-
-def volume_by_rate(type_code: np.ndarray, rate: np.ndarray, amount: np.ndarray) -> np.ndarray:
-    """New lending (CNY) by lender type and rate bin (``RATE_BIN`` wide, the last open)."""
-    bins = np.clip((rate / RATE_BIN).astype(np.int64), 0, RATE_BINS - 1)
-    n_types = len(LENDER_CLASSES)
-    flat = np.bincount(type_code * RATE_BINS + bins, weights=amount, minlength=n_types * RATE_BINS)
-    return flat.reshape(n_types, RATE_BINS)
-
-
-def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[str, float]:
-    """The month's market figures (CNY, borrowers), overall and by segment."""
-    won = m.lender != NO_LENDER
-    demand_amt = app.need * w
-    lent = np.where(won, m.amount, 0.0) * w
-    out = {
-        "lending": float(lent.sum()),
-        "lending_online": float(lent[m.online & won].sum()),
-        "rate_x_lending": float((lent * m.rate).sum()),
-        "pd_x_lending": float((lent * app.pd).sum()),
-        "demand": float(demand_amt.sum()),
-        "unmet": float((demand_amt - lent).sum()),
-        "applicants": float(app.idx.size * w),
-        "served": float(np.count_nonzero(won) * w),
-    }
-    # by segment: applicants grouped by segment in their order (a stable sort), so
-    # each slice holds the same numbers in the same order as a mask would pick
-    order = np.argsort(segment, kind="stable")
-    bounds = np.searchsorted(segment[order], np.arange(len(SEGMENTS) + 1)).tolist()
-    demand_seg, lent_seg = demand_amt[order], lent[order]
-    unmet_seg = demand_seg - lent_seg
-    for s, name in enumerate(SEGMENTS):
-        part = slice(bounds[s], bounds[s + 1])
-        out[f"demand_{name}"] = float(demand_seg[part].sum())
-        out[f"lending_{name}"] = float(lent_seg[part].sum())
-        out[f"unmet_{name}"] = float(unmet_seg[part].sum())
-    # by reason: a refused applicant's whole need, a served one's shortfall (loan caps)
-    reason = np.where(won, UNMET_REASONS.index("loan_cap"), unmet_reason(m.refusals))
-    by_reason = np.bincount(reason, weights=demand_amt - lent, minlength=len(UNMET_REASONS))
-    for k, name in enumerate(UNMET_REASONS):
-        out[f"unmet_{name}"] = float(by_reason[k])
-    return out

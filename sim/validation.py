@@ -105,8 +105,10 @@ def _market_problems(cfg: SimConfig) -> list[str]:
             "above 0"
         )
     out += check_range("market.risk_need_correlation", m.risk_need_correlation, -1, 1)
-    out += _yearly_path_problems("market.lpr", m.lpr, -0.05, 1, required=True)
-    out += _yearly_path_problems("market.default_cycle", m.default_cycle, 0, 1000, required=False)
+    out += _yearly_path_problems("market.lpr", m.lpr, lambda k, v: check_range(k, v, -0.05, 1))
+    out += _yearly_path_problems(
+        "market.default_cycle", m.default_cycle, lambda k, v: check_range(k, v, 0, 1000), False
+    )
     run = _run_months(cfg)
     for i, shock in enumerate(m.default_shocks):
         key = f"market.default_shocks[{i}]"
@@ -122,13 +124,16 @@ def _market_problems(cfg: SimConfig) -> list[str]:
 
 
 def _yearly_path_problems(
-    key: str, path: Mapping[int, float], lo: float, hi: float, required: bool
+    key: str,
+    path: Mapping[int, float],
+    check_value: Callable[[str, Any], list[str]],
+    required: bool = True,
 ) -> list[str]:
-    """Problems with a path of values by year (years 1900-2200, values in ``[lo, hi]``)."""
+    """Problems with a path of values by year (years 1900-2200, each value by ``check_value``)."""
     out = [f"{key}: empty; give a value for at least one year"] if required and not path else []
     for year, value in path.items():
         out += check_range(f"{key}.{year}", year, 1900, 2200, integer=True)
-        out += check_range(f"{key}.{year}", value, lo, hi)
+        out += check_value(f"{key}.{year}", value)
     return out
 
 
@@ -250,12 +255,7 @@ def _regulation_problems(cfg: SimConfig) -> list[str]:
         for lt, value in mapping.items():
             out += LEVER_CHECKS[name](f"regulation.{name}.{lt}", value)
     for name in PATH_LEVERS:
-        path = getattr(reg, name)
-        if not path:
-            out.append(f"regulation.{name}: empty; give a value for at least one year")
-        for year, value in path.items():
-            out += check_range(f"regulation.{name}.{year}", year, 1900, 2200, integer=True)
-            out += LEVER_CHECKS[name](f"regulation.{name}.{year}", value)
+        out += _yearly_path_problems(f"regulation.{name}", getattr(reg, name), LEVER_CHECKS[name])
     if (
         is_number(reg.online_entry_capital_cny)
         and is_number(reg.cross_province_capital_cny)

@@ -29,8 +29,13 @@ from sim.output.report import report_trajectory
 
 SEGMENTS = ("consumer", "sme", "agriculture", "welfare")
 REASONS = ("rate_cap", "loan_cap", "capacity", "priced_out", "risk_screening", "no_lender")
-EXIT_CAUSES = ("n_failed", "n_voluntary", "n_licence_lost", "n_acquired_failing",
-               "n_acquired_distressed")  # fmt: skip
+EXIT_CAUSES = (
+    "n_failed",
+    "n_voluntary",
+    "n_licence_lost",
+    "n_acquired_failing",
+    "n_acquired_distressed",
+)
 LENDER_TYPES = ("bank", "credit_cooperative", "online_platform", "policy_lender")
 
 
@@ -67,8 +72,14 @@ def plot_online_and_rate(results: Results, out_dir: Path, caption: str) -> Path:
             ax.plot(b["year"], b["mean"] * 100, marker="o", ms=3, color=colour, label=point)
             ax.fill_between(b["year"], b["low"] * 100, b["high"] * 100, color=colour, alpha=0.15)
         if targets is not None:
-            ax.plot(targets["year"], targets[metric] * 100, ls="none", marker="D", color="black",
-                    label="report")  # fmt: skip
+            ax.plot(
+                targets["year"],
+                targets[metric] * 100,
+                ls="none",
+                marker="D",
+                color="black",
+                label="report",
+            )
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=100))
         ax.set_title(titles[metric])
@@ -86,8 +97,15 @@ def _grouped_bars(ax, means: pd.DataFrame, lows: pd.DataFrame, highs: pd.DataFra
     x = np.arange(len(means.index))
     for i, point in enumerate(means.columns):
         err = np.vstack([means[point] - lows[point], highs[point] - means[point]])
-        ax.bar(x + i * width - 0.4 + width / 2, means[point], width, yerr=np.clip(err, 0, None),
-               color=colours[point], label=point, capsize=2)  # fmt: skip
+        ax.bar(
+            x + i * width - 0.4 + width / 2,
+            means[point],
+            width,
+            yerr=np.clip(err, 0, None),
+            color=colours[point],
+            label=point,
+            capsize=2,
+        )
     ax.set_xticks(x, [str(c).replace("_", " ") for c in means.index], rotation=20, fontsize=8)
     ax.grid(alpha=0.3, axis="y")
 
@@ -125,8 +143,14 @@ def plot_unmet(results: Results, out_dir: Path, caption: str) -> Path:
 def plot_exits(results: Results, out_dir: Path, caption: str) -> Path:
     """Exits over the whole run by lender type and cause, one panel per point."""
     order = results.order
-    fig, axes = plt.subplots(1, len(order), figsize=(5.5 * len(order), 4.4), squeeze=False,
-                             sharey=True, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        1,
+        len(order),
+        figsize=(5.5 * len(order), 4.4),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
     cmap = plt.get_cmap("Set2")
     totals = results.types.groupby(["point", "seed", "lender_type"])[list(EXIT_CAUSES)].sum()
     means = totals.groupby(["point", "lender_type"]).mean()
@@ -155,12 +179,21 @@ def draw_all(results: Results, out_dir: Path) -> list[Figure]:
     order = results.order
     base = order[-1] if results.has_baseline else order[0]
     return [
-        Figure("concentration", "Concentration: HHI and CR5",
-               plot_concentration(results.yearly, order, base, out_dir, caption)),
-        Figure("type_shares", "Shares by lender type",
-               plot_type_shares(results.yearly, order, out_dir, caption)),
-        Figure("online_share_rate", "Online share and average rate",
-               plot_online_and_rate(results, out_dir, caption)),
+        Figure(
+            "concentration",
+            "Concentration: HHI and CR5",
+            plot_concentration(results.yearly, order, base, out_dir, caption),
+        ),
+        Figure(
+            "type_shares",
+            "Shares by lender type",
+            plot_type_shares(results.yearly, order, out_dir, caption),
+        ),
+        Figure(
+            "online_share_rate",
+            "Online share and average rate",
+            plot_online_and_rate(results, out_dir, caption),
+        ),
         Figure("unmet_demand", "Unmet demand", plot_unmet(results, out_dir, caption)),
         Figure("exits", "Exits by lender type", plot_exits(results, out_dir, caption)),
-    ]  # fmt: skip
+    ]

@@ -32,6 +32,7 @@ first_seed = solara.reactive(0)
 n_borrowers = solara.reactive("")
 compare = solara.reactive(True)
 problems: solara.Reactive[list[str]] = solara.reactive([])
+loaded = solara.reactive("")  # the scenario whose timeline the editor holds
 command = solara.reactive("")
 
 
@@ -53,6 +54,7 @@ def choose_scenario(name: str) -> None:
     scenario.set(name)
     values.set({})
     timeline.set(form.scenario_timeline(name))
+    loaded.set(name)
     problems.set([])
 
 
@@ -105,8 +107,7 @@ def start() -> None:
 @solara.component
 def Problems(key: str) -> None:
     """The validator's messages about ``key``, beside its control."""
-    keys = [c.key for g in controls.groups(scenario.value) for c in g.controls]
-    mine = form.problems_by_key(problems.value, [*keys, controls.N_BORROWERS]).get(key, [])
+    mine = form.problems_by_key(problems.value, _control_keys()).get(key, [])
     for line in mine:
         solara.Error(line, dense=True, classes=["problem", f"problem-{slug(key)}"])
 
@@ -242,13 +243,14 @@ def Setup() -> None:
             solara.Warning("Cancelled: the run stopped between two months.", classes=["run-status"])
         elif run_batch.error:
             solara.Error(f"The run stopped: {run_batch.exception}", classes=["run-status"])
-        for line in form.problems_by_key(problems.value, [controls.TIMELINE]).get(form.GENERAL, []):
-            if not line.startswith(tuple(k + " " for k in _control_keys())):
-                solara.Error(line, classes=["problem", "problem-general"])
+        for line in form.problems_by_key(problems.value, _control_keys()).get(form.GENERAL, []):
+            solara.Error(line, classes=["problem", "problem-general"])
 
 
 def _control_keys() -> list[str]:
-    return [c.key for g in controls.groups(scenario.value) for c in g.controls]
+    """Every key a control shows problems for (levers, borrowers, the timeline)."""
+    levers = [c.key for g in controls.groups(scenario.value) for c in g.controls]
+    return [*levers, controls.N_BORROWERS, controls.TIMELINE]
 
 
 @solara.component
@@ -295,8 +297,9 @@ def ResultsView(results: Results, figures: list) -> None:
 def Page() -> None:
     """The Run page."""
     solara.Style(TABLE_CSS)
-    if not timeline.value and form.scenario_timeline(scenario.value):
-        timeline.set(form.scenario_timeline(scenario.value))
+    solara.Title("lendsim explorer: run")
+    if loaded.value != scenario.value:
+        choose_scenario(scenario.value)
     with solara.Columns([1, 2]):
         with solara.Column():
             Setup()

@@ -37,6 +37,7 @@ def Discovery(files: list[Path]) -> None:
 def Page() -> None:
     """The Sweeps page."""
     solara.Style(TABLE_CSS)
+    solara.Title("lendsim explorer: sweeps")
     found = find_sweeps(sweeps_root())
     options = [str(p) for p in found]
     with solara.Card("Sweep", classes=["sweep-picker"]):

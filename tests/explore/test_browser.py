@@ -92,14 +92,14 @@ def local_only(urls: list[str]) -> list[str]:
     return [u for u in urls if not u.startswith(("http://localhost", "blob:", "data:"))]
 
 
-def run_dirs(out: Path, cap: str) -> list[Path]:
-    """The run directories the page writes for the policy with ``cap`` on seeds 0 and 1."""
-    f = form.Form(values={"regulation.rate_cap_apr": cap}, n_borrowers=SCALE)
+def run_dirs(out: Path, cap: str, scale: str = SCALE, baseline: bool = False) -> list[Path]:
+    """The run directories the page writes for ``cap`` on seeds 0 and 1 (policy, or baseline)."""
+    f = form.Form(values={"regulation.rate_cap_apr": cap}, n_borrowers=scale)
+    texts = form.baseline_overrides(f) if baseline else form.overrides(f)
     dirs = []
     for seed in (0, 1):
-        texts = (*form.overrides(f), f"seed={seed}")
-        cfg, _ = form.check(texts)
-        dirs.append(runner.RunSpec("policy", seed, texts, cfg).directory(out))
+        cfg, _ = form.check((*texts, f"seed={seed}"))
+        dirs.append(runner.RunSpec("policy", seed, (), cfg).directory(out))
     return dirs
 
 
@@ -177,3 +177,23 @@ def test_the_sweeps_page_shows_a_sweeps_summary_table_and_figures(page, server, 
     page.locator(".chart-concentration img").wait_for(timeout=WAIT_MS)
     page.screenshot(path=str(tmp_path / "sweeps.png"))
     assert local_only(page.requests) == []
+
+
+def test_cancel_stops_a_running_batch_and_the_page_stays_usable(page, server, tmp_path):
+    """While a batch runs the page shows its progress and answers; Cancel stops it between
+    months, says so, and Run is offered again; the stopped run left no complete record.
+    """
+    page.locator(".lever-market-n_borrowers input").fill("400000")
+    page.locator(".lever-regulation-rate_cap_apr input").fill("0.2")
+    page.locator(".run-button").click()
+    page.locator(".run-progress").wait_for(timeout=WAIT_MS)
+    borrowers = page.locator(".lever-market-n_borrowers input")
+    borrowers.fill("400001")  # the page still answers while the batch runs
+    assert borrowers.input_value() == "400001"
+    page.locator(".cancel-button").click()
+    status = page.locator(".run-status").filter(has_text="Cancelled")
+    status.wait_for(timeout=WAIT_MS)
+    page.screenshot(path=str(tmp_path / "cancelled.png"))
+    assert page.locator(".run-button").is_enabled()
+    last = run_dirs(server["out"], "0.2", "400000", baseline=True)[-1] / "result.json"
+    assert not last.exists() or '"status": "complete"' not in last.read_text()

@@ -145,6 +145,13 @@ def LeverControl(control: controls.Control) -> None:
     Problems(control.key)
 
 
+def _typed(label: str, text: str, on_value) -> None:
+    """A text field sent on every keystroke (so Run sees what is typed)."""
+    solara.InputText(
+        label, value=text, continuous_update=True, on_value=on_value, classes=[f"timeline-{label}"]
+    )
+
+
 @solara.component
 def TimelineEditor() -> None:
     """The dated changes: month, lever, value; add and remove rows."""
@@ -165,24 +172,14 @@ def TimelineEditor() -> None:
         )
         for i, row in enumerate(rows):
             with solara.Row(classes=[f"timeline-row-{i}"]):
-                solara.InputText(
-                    "month",
-                    value=row.date,
-                    continuous_update=True,
-                    on_value=lambda v, i=i: replace(i, date=v),
-                )
+                _typed("month", row.date, lambda v, i=i: replace(i, date=v))
                 solara.Select(
                     "lever",
                     values=levers,
                     value=row.lever,
                     on_value=lambda v, i=i: replace(i, lever=v),
                 )
-                solara.InputText(
-                    "value",
-                    value=row.value,
-                    continuous_update=True,
-                    on_value=lambda v, i=i: replace(i, value=v),
-                )
+                _typed("value", row.value, lambda v, i=i: replace(i, value=v))
                 solara.Button(
                     "remove", text=True, on_click=lambda i=i: timeline.set(rows[:i] + rows[i + 1 :])
                 )

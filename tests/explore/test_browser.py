@@ -197,3 +197,19 @@ def test_cancel_stops_a_running_batch_and_the_page_stays_usable(page, server, tm
     assert page.locator(".run-button").is_enabled()
     last = run_dirs(server["out"], "0.2", "400000", baseline=True)[-1] / "result.json"
     assert not last.exists() or '"status": "complete"' not in last.read_text()
+
+
+def test_a_bad_dated_change_is_refused_beside_its_row(page, server):
+    """A dated change added in the timeline editor with a month that does not exist gets the
+    validator's message beside that row, and nothing runs.
+    """
+    page.locator(".timeline-add").click()
+    row = page.locator(".timeline-row-0")
+    row.wait_for(timeout=WAIT_MS)
+    row.locator(".timeline-month input").fill("2027-13")
+    row.locator(".timeline-value input").fill("0.1")
+    page.locator(".run-button").click()
+    message = page.locator(".problem-regulation-timeline")
+    message.wait_for(timeout=WAIT_MS)
+    assert "regulation.timeline[0].date = '2027-13'" in message.inner_text()
+    assert page.locator(".run-progress").count() == 0

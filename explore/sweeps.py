@@ -1,9 +1,10 @@
 """A sweep directory read for the Sweeps page: summary, comparison, figures, discovery.
 
 A sweep directory is what a multirun leaves (``sweep_jobs.csv``, ``comparison.csv``,
-``summary.md``, figures; see the README's "Sweeps"). Files whose name holds
-``discover`` (at the top or in a ``discover*`` folder) are the discovery
-results of the scenario tools, shown where present.
+``summary.md``, figures; see the README's "Sweeps"). Discovery results (what
+``lendsim-discover`` writes: ``discovery.md`` and its tables and figures) are
+shown where present, in the sweep directory itself or in a ``discover*`` folder
+inside it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ NOT_PARAMETERS = (
     "n_pairs",
 )
 """Columns of ``comparison.csv`` that are not a swept parameter."""
+
+DISCOVERY = (
+    "discovery.md",
+    "prim_boxes.csv",
+    "prim_tradeoff.png",
+    "feature_scores.csv",
+    "feature_scores.png",
+    "dimensional_stacking.png",
+    "outcomes.csv",
+)
+"""The files of a discovery, its report first; a folder holds one when it holds the report."""
 
 _MAX_DEPTH = 4
 
@@ -91,17 +103,19 @@ def _csv(path: Path) -> pd.DataFrame | None:
 
 
 def discovery_files(directory: Path) -> list[Path]:
-    """Discovery results: files named ``*discover*`` at the top or in ``discover*`` folders."""
+    """The discovery files in ``directory`` and its ``discover*`` folders (report first)."""
     directory = Path(directory)
-    top = [p for p in directory.iterdir() if p.is_file() and "discover" in p.name.lower()]
-    nested = [
-        p
-        for folder in directory.iterdir()
-        if folder.is_dir() and folder.name.lower().startswith("discover")
-        for p in folder.rglob("*")
-        if p.is_file()
+    nested = (
+        p for p in directory.iterdir() if p.is_dir() and p.name.lower().startswith("discover")
+    )
+    folders = [directory, *sorted(nested)]
+    return [
+        folder / name
+        for folder in folders
+        if (folder / DISCOVERY[0]).is_file()
+        for name in DISCOVERY
+        if (folder / name).is_file()
     ]
-    return sorted(top) + sorted(nested)
 
 
 def load_sweep(directory: Path) -> Sweep:

@@ -62,6 +62,7 @@ class MarketConfig:
     end: str = MISSING  # last simulated month, "YYYY-MM"
     n_borrowers: int = MISSING  # simulated borrowers
     real_borrowers: float = MISSING  # real borrowers the population stands for
+    real_outstanding_cny: float = MISSING  # the real small-loan balance the opening book stands for
     n_regions: int = MISSING  # provinces
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
     demand_growth: float = MISSING  # annual growth of application rates

@@ -71,6 +71,7 @@ def _market_problems(cfg: SimConfig) -> list[str]:
         out.append(f"market.end = {m.end!r}: must be after market.start = {m.start!r}")
     out += check_range("market.n_borrowers", m.n_borrowers, 1, 100_000_000, integer=True)
     out += check_range("market.real_borrowers", m.real_borrowers, 0, 2e9, lo_open=True)
+    out += check_range("market.real_outstanding_cny", m.real_outstanding_cny, 0, 1e15, lo_open=True)
     out += check_range("market.n_regions", m.n_regions, 1, 1000, integer=True)
     out += check_range("market.demand_growth", m.demand_growth, -1, 10, lo_open=True)
     out += check_range("market.recovery_rate", m.recovery_rate, 0, 1)

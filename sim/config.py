@@ -144,6 +144,7 @@ class BehaviourConfig:
     online_rate_sensitivity: float = MISSING  # factor on rate sensitivity when comparing online
     data_discipline: float = MISSING  # default-rate cut for thin files covered by shared data
     npl_funding_premium: float = MISSING  # funding-cost rise per unit NPL ratio, market-funded
+    leverage_funding_premium: float = MISSING  # funding-cost rise at full capital use, market
     exit_years: int = MISSING  # years of ROE below the cost of equity before a lender leaves
     inclusive_response: float = MISSING  # markup cut on business loans per unit target gap
     co_lending_margin: float = MISSING  # partner bank's margin over funds and expected loss

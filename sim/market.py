@@ -25,7 +25,7 @@ from sim.clearing import (
     clear,
 )
 from sim.config import SEGMENTS
-from sim.finance import compliance_slack, effective_operating_cost
+from sim.finance import compliance_slack, effective_operating_cost, limit_use_premium
 from sim.recorder import RATE_BINS
 from sim.tallies import tallies, volume_by_rate
 
@@ -90,14 +90,18 @@ class Market:
         """Each lender's cost of funds: the one-year LPR plus its spread.
 
         Market-funded lenders pay more the more of their book is non-performing
-        (over about a year: creditors look through a month's noise); state-funded
-        lenders get the financing-support cut.
+        (over about a year: creditors look through a month's noise) and the closer
+        their book is to the limit their capital allows; state-funded lenders get
+        the financing-support cut.
         """
         model = self.model
         book, b = model.book, model.cfg.behaviour
         lpr = path_value(model.cfg.market.lpr, month_year(model.month))
         npl_ratio = book.npl_ratio_trend
-        premium = b.npl_funding_premium * npl_ratio * book.per_lender(MARKET_FUNDED)
+        leverage = limit_use_premium(
+            book.loans, model.regulator.lending_limits(), b.leverage_funding_premium
+        )
+        premium = (b.npl_funding_premium * npl_ratio + leverage) * book.per_lender(MARKET_FUNDED)
         cut = self.funding_cut() * book.per_lender(STATE_FUNDING_SHARE)
         return np.maximum(lpr + book.funding_spread + premium - cut, 0.0)
 

@@ -351,6 +351,7 @@ def _behaviour_problems(cfg: SimConfig) -> list[str]:
     out += check_range("behaviour.online_rate_sensitivity", b.online_rate_sensitivity, 0, 100)
     out += check_range("behaviour.data_discipline", b.data_discipline, 0, 1)
     out += check_range("behaviour.npl_funding_premium", b.npl_funding_premium, 0, 100)
+    out += check_range("behaviour.leverage_funding_premium", b.leverage_funding_premium, 0, 1)
     out += check_range("behaviour.exit_years", b.exit_years, 1, 100, integer=True)
     out += check_range("behaviour.inclusive_response", b.inclusive_response, 0, 10)
     out += check_range("behaviour.co_lending_margin", b.co_lending_margin, 0, 1)

@@ -16,9 +16,10 @@ Pure analysis (EMA Workbench), nothing read or written:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,18 @@ def ema_analysis():
         from ema_workbench.analysis import feature_scoring, prim
         from ema_workbench.analysis.scenario_discovery_util import RuleInductionType
     return prim, feature_scoring, RuleInductionType
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence the library's warnings about pandas deprecations while it runs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        kind = getattr(pd.errors, "Pandas4Warning", None)
+        if isinstance(kind, type) and issubclass(kind, Warning):
+            warnings.simplefilter("ignore", kind)
+        yield
 
 
 def prim_boxes(
@@ -75,8 +88,9 @@ def prim_boxes(
         )
     prim, _, _ = ema_analysis()
     x = x.astype(float).reset_index(drop=True)
-    algorithm = prim.Prim(x, hit.astype(int), peel_alpha=peel_alpha, mass_min=mass_min)
-    box = algorithm.find_box()
+    with quiet():
+        algorithm = prim.Prim(x, hit.astype(int), peel_alpha=peel_alpha, mass_min=mass_min)
+        box = algorithm.find_box()
     trajectory = box.peeling_trajectory.rename(columns={"id": "box"})
     trajectory = trajectory[["box", "coverage", "density", "mass", "n", "k", "res_dim"]].copy()
     trajectory[["box", "n", "k", "res_dim"]] = trajectory[["box", "n", "k", "res_dim"]].astype(int)

@@ -156,6 +156,6 @@ def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Proportio
     centre = p + z * z / (2 * n)
     spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     denominator = 1 + z * z / n
-    low = max(0.0, (centre - spread) / denominator)
-    high = min(1.0, (centre + spread) / denominator)
+    low = 0.0 if k == 0 else max(0.0, (centre - spread) / denominator)
+    high = 1.0 if k == n else min(1.0, (centre + spread) / denominator)
     return Proportion(int(k), int(n), float(p), float(low), float(high))

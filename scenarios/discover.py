@@ -13,7 +13,9 @@ rows), and runs every row on the same seeds as one Hydra multirun
 (:mod:`scenarios.design`; any launcher, e.g. ``-- hydra/launcher=joblib``).
 A rerun into the same ``--out`` with the same arguments gives the same design
 and only runs the jobs not complete. The second form reads the runs of an
-existing sweep directory, its numeric swept parameters as the inputs.
+existing sweep directory, its numeric swept parameters as the inputs, or the
+runs of an earlier design (its ``--out``), to ask about another target
+without running anything.
 
 Each run (design row and seed) is one case: its outcome is whether the
 target (``hhi>1800``, ``share_online_platform<0.03``, ``served_share<0.65``:
@@ -106,9 +108,18 @@ def design_runs(runs_dir: Path, design: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 
 
 def sweep_runs(sweep_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """An existing sweep's yearly rows, jobs, and its numeric swept parameters (the inputs)."""
+    """An existing sweep's yearly rows, jobs, and its numeric swept parameters (the inputs).
+
+    A directory this command wrote (``design.csv`` beside ``runs/``) is read as
+    its design: the design's keys are the inputs.
+    """
     from scenarios.sweep.compare import load, policy_keys
 
+    sweep_dir = Path(sweep_dir)
+    if (sweep_dir / "design.csv").is_file() and (sweep_dir / "runs").is_dir():
+        design = pd.read_csv(sweep_dir / "design.csv")
+        yearly, jobs = design_runs(sweep_dir / "runs", design)
+        return yearly, jobs, [c for c in design.columns if c != "design"]
     jobs, yearly = load([Path(sweep_dir)])
     if yearly.empty:
         raise ValueError(f"no complete job in {sweep_dir}")

@@ -173,15 +173,16 @@ class ParameterLabel:
 
 
 PARAMETERS: dict[str, ParameterLabel] = {
-    "regulation.rate_cap_apr": ParameterLabel("Rate cap (APR)", 1.0, "{:.0%}", "Rate cap"),
+    "regulation.rate_cap_apr": ParameterLabel("Rate cap (APR)", 1.0, "{:.1%}", "Rate cap"),
     "regulation.online_entry_capital_cny": ParameterLabel(
-        "Entry capital (bn CNY)", 1e-9, "{:g}", "Entry capital"
+        "Entry capital (bn CNY)", 1e-9, "{:.3g}", "Entry capital"
     ),
     "regulation.co_lending_min_own_share": ParameterLabel(
-        "Co-lending own share", 1.0, "{:.0%}", "Own share"
+        "Co-lending own share", 1.0, "{:.1%}", "Own share"
     ),
-    "behaviour.rate_sensitivity": ParameterLabel("Rate sensitivity", 1.0, "{:g}", "Rate sens."),
-    "market.demand_growth": ParameterLabel("Demand growth (a year)", 1.0, "{:.0%}",
+    "behaviour.rate_sensitivity": ParameterLabel("Rate sensitivity", 1.0, "{:.3g}",
+                                                 "Rate sensitivity"),
+    "market.demand_growth": ParameterLabel("Demand growth (a year)", 1.0, "{:.1%}",
                                            "Demand growth"),
 }
 """Labels of the config keys sweeps and designs usually vary."""
@@ -194,7 +195,7 @@ def parameter(key: str) -> ParameterLabel:
     last = key.replace("/", ".").rsplit(".", 1)[-1]
     words = last.replace("_", " ").strip()
     label = words[:1].upper() + words[1:]
-    return ParameterLabel(label, short=label)
+    return ParameterLabel(label, fmt="{:.4g}", short=label)
 
 
 def format_parameter(key: str, value: Any) -> str:
@@ -207,7 +208,8 @@ def format_parameter(key: str, value: Any) -> str:
         number = float(value) * parameter(key).scale
     except (TypeError, ValueError):
         return str(value)
-    return parameter(key).fmt.format(number)
+    text = parameter(key).fmt.format(number)
+    return text.replace(".0%", "%")  # 24%, not 24.0%; 14.6% keeps its decimal
 
 
 def point_display(values: Mapping[str, Any], keys: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""Morris screening: indices of known functions, design files, and a tiny run end to end."""
+"""Morris and Sobol indices of known functions, design files, and tiny runs end to end."""
 
 from __future__ import annotations
 
@@ -87,3 +87,47 @@ def test_tiny_morris_run_writes_indices_and_chart(tmp_path, monkeypatch):
     assert np.isfinite(saved[["mu_star", "sigma"]].to_numpy()).all()
     assert (saved["n_trajectories"] == 2).all() and len(table) == 4
     assert len(pd.read_csv(out / "design.csv")) == 6
+
+
+def test_sobol_indices_of_an_additive_function_are_its_variance_shares():
+    """For y = a + 2b, a and b uniform on (0, 1): Var(a) = 1/12, Var(2b) = 4/12, so first-order
+    and total indices are both 0.2 for a and 0.8 for b (no interaction); each interval is finite.
+    """
+    params = [sens.Parameter("a", 0.0, 1.0), sens.Parameter("b", 0.0, 1.0)]
+    x = sens.saltelli(params, 1024, seed=0)
+    assert x.shape == (1024 * 4, 2)
+    table = sens.sobol_indices(params, x[:, 0] + 2 * x[:, 1]).set_index("parameter")
+    assert table["S1"].to_numpy() == pytest.approx([0.2, 0.8], abs=0.02)
+    assert table["ST"].to_numpy() == pytest.approx([0.2, 0.8], abs=0.02)
+    assert np.isfinite(table[["S1_conf", "ST_conf"]].to_numpy()).all()
+    y = x[:, 0].copy()
+    y[3] = np.nan
+    assert sens.sobol_indices(params, y)["S1"].isna().all()  # a failed row: no estimate
+
+
+def test_tiny_sobol_run_writes_first_and_total_indices(tmp_path, monkeypatch):
+    """Two levers, base sample 2 (2 x 4 = 8 runs of 2,000 borrowers over 2024) run as one
+    multirun and give a row per output and parameter with S1, ST and their intervals.
+    """
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.chdir(tmp_path)
+    params = [
+        sens.Parameter("regulation.rate_cap_apr", 0.12, 0.36),
+        sens.Parameter("behaviour.rate_sensitivity", 0.25, 1.0),
+    ]
+    out = tmp_path / "sobol"
+    table = sens.sensitivity(
+        parameters=params,
+        outputs=("hhi",),
+        seeds=(0,),
+        out_dir=out,
+        overrides=("market.n_borrowers=2000", "market.end=2024-12"),
+        method="sobol",
+        n=2,
+    )
+    saved = pd.read_csv(out / "sensitivity.csv")
+    assert list(saved.columns) == ["output", "parameter", "S1", "S1_conf", "ST", "ST_conf",
+                                   "n_rows"]
+    assert saved["parameter"].tolist() == [p.key for p in params] and len(table) == 2
+    assert (saved["n_rows"] == 8).all() and len(pd.read_csv(out / "design.csv")) == 8
+    assert os.path.getsize(out / "sensitivity.png") > 0

@@ -40,11 +40,19 @@ def seed_means(yearly: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
 
 def half_widths(
     metrics: Sequence[str], overrides: Mapping[str, float] | None = None
-) -> dict[str, float]:
-    """Half-width to resolve per metric: the registry's, unless ``overrides`` gives one."""
-    out = {m: metric(m).resolution for m in metrics}
-    out.update({k: float(v) for k, v in (overrides or {}).items() if k in out})
+) -> dict[str, tuple[float, bool]]:
+    """Half-width to resolve per metric and whether it is relative to the baseline's mean.
+
+    The registry's, unless ``overrides`` gives one (then absolute, in the metric's unit).
+    """
+    out = {m: (metric(m).resolution, metric(m).relative) for m in metrics}
+    out.update({k: (float(v), False) for k, v in (overrides or {}).items() if k in out})
     return out
+
+
+def _width(spec: tuple[float, bool], baseline_mean: float) -> float:
+    value, relative = spec
+    return value * abs(baseline_mean) if relative else value
 
 
 def yearly_comparison(
@@ -83,9 +91,10 @@ def yearly_comparison(
             for name in metrics:
                 level = summarize(frame[name])
                 if other is None:
-                    diff = t_interval([])
+                    diff, width = t_interval([]), _width(widths[name], np.nan)
                 else:
                     diff = t_interval((frame[name] - other[name]).dropna(), confidence)
+                    width = _width(widths[name], float(other[name].mean()))
                 rows.append(
                     {
                         "point": label,
@@ -103,8 +112,8 @@ def yearly_comparison(
                         "diff_ci_high": diff.ci_high,
                         "n_pairs": diff.n,
                         "significant": label != baseline and significant(diff),
-                        "half_width": widths[name],
-                        "seeds_needed": seeds_needed(diff.sd, widths[name], confidence),
+                        "half_width": width,
+                        "seeds_needed": seeds_needed(diff.sd, width, confidence),
                     }
                 )
     return pd.DataFrame(rows)

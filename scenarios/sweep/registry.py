@@ -33,7 +33,10 @@ class Metric:
         unit: Unit as written after the label (empty for none).
         fmt: ``str.format`` pattern of one value.
         direction: What a higher value means, e.g. "higher is more concentrated".
-        resolution: Half-width of a 95 % interval worth resolving (seeds needed).
+        resolution: Half-width of a 95 % interval worth resolving (seeds needed); for a
+            ``relative`` metric a share of the baseline's mean in the same year.
+        relative: ``resolution`` is relative to the baseline (money and counts, whose
+            size depends on the simulated population).
     """
 
     name: str
@@ -42,6 +45,7 @@ class Metric:
     fmt: str
     direction: str
     resolution: float
+    relative: bool = False
 
     @property
     def axis_label(self) -> str:
@@ -99,7 +103,7 @@ def _core() -> list[Metric]:
         Metric("exits", "Exits", "count a year", "{:.1f}", "higher is more lenders leaving",
                1.0),
         Metric("unmet", "Unmet demand", "100m CNY", "{:,.0f}", "higher is more demand unmet",
-               50.0),
+               0.05, relative=True),
     ]
 
 
@@ -119,12 +123,12 @@ def _by_type() -> list[Metric]:
 def _unmet() -> list[Metric]:
     out = [
         Metric(f"unmet_{s}", f"Unmet demand, {label}", "100m CNY", "{:,.0f}",
-               "higher is more demand unmet", 20.0)
+               "higher is more demand unmet", 0.05, relative=True)
         for s, label in _SEGMENT_LABELS.items()
     ]
     out += [
         Metric(f"unmet_{r}", f"Unmet demand: {label}", "100m CNY", "{:,.0f}",
-               "higher is more demand unmet", 20.0)
+               "higher is more demand unmet", 0.05, relative=True)
         for r, label in _REASON_LABELS.items()
     ]
     return out

@@ -95,6 +95,8 @@ def resolution_sentences(
             continue
         m = metric(row.metric)
         width = m.format_difference(row.half_width).lstrip("+")
+        if m.relative:
+            width += f" ({m.resolution:.0%} of the baseline)"
         if row.n_significant == 0:
             head = f"**{m.label}**: no point differs significantly from {baseline_label}"
         else:

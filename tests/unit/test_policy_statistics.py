@@ -164,3 +164,21 @@ def test_registry_labels_parameters_and_points_in_words():
     assert all(m.resolution > 0 for m in METRICS.values())
     assert metric("share_online_platform").format_difference(0.012) == "+1.2 pp"
     assert metric("hhi").format_difference(-95.4) == "-95"
+
+
+def test_money_metrics_resolve_a_share_of_the_baseline():
+    """Unmet demand resolves 5 % of the baseline's mean: baseline 1,000 on every seed gives a
+    half-width of 50; policy diffs 0, 100, 200 (sd 100) need ceil((1.96 x 100 / 50)^2) = 16.
+    """
+    yearly = pd.DataFrame(
+        {
+            "point": ["base"] * 3 + ["policy"] * 3,
+            "seed": [0, 1, 2] * 2,
+            "year": 2030,
+            "unmet": [1000.0] * 3 + [1000.0, 1100.0, 1200.0],
+        }
+    )
+    points = pd.DataFrame({"point": ["base", "policy"]})
+    row = yearly_comparison(yearly, points, [], "base", ["unmet"]).set_index("point").loc["policy"]
+    assert row["half_width"] == pytest.approx(50.0)
+    assert row["seeds_needed"] == math.ceil((Z95 * 100 / 50) ** 2) == 16

@@ -97,10 +97,14 @@ def highlighted(yearly: pd.DataFrame, metric: str, order: Sequence[str], baselin
 
 
 def _band_lines(ax, yearly, metric, order, scale=1.0, baseline=None, display=None) -> None:
-    """Mean and band by year per point; with many points, grey lines and a few in colour."""
+    """Mean and band by year per point; with many points, grey lines and a few in colour.
+
+    The points in colour are chosen by HHI (when the table has it) in every panel, so a
+    point keeps its colour across panels and figures.
+    """
     display = display or {}
     bands = yearly_bands(yearly, metric)
-    shown = highlighted(yearly, metric, order, baseline)
+    shown = highlighted(yearly, "hhi" if "hhi" in yearly else metric, order, baseline)
     colours = plt.get_cmap("tab10")
     for point in order:
         b = bands[bands["point"] == point].sort_values("year")

@@ -103,7 +103,7 @@ def resolution_sentences(
             names = [display.get(p, p) for p in row.significant_points.split(" | ")]
             head = (
                 f"**{m.label}**: {row.n_significant} of {row.n_points} points differ "
-                f"significantly from {baseline_label} ({', '.join(names)})"
+                f"significantly from {baseline_label} ({'; '.join(names)})"
             )
         if np.isfinite(row.seeds_needed):
             sd = m.format_difference(row.max_diff_sd).lstrip("+")

@@ -66,6 +66,30 @@ def parse_parameter(text: str, option: str = "--param") -> Parameter:
     return parameter
 
 
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A command line's own arguments and the Hydra overrides after ``--``."""
+    argv = list(argv)
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1 :]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` as distinct integers (argparse type).
+
+    Raises:
+        argparse.ArgumentTypeError: Not integers, or a seed repeated (naming ``--seeds``).
+    """
+    try:
+        seeds = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: expected integers, e.g. 0,1") from None
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: a seed is repeated")
+    return seeds
+
+
 def _part(part: str) -> str | int:
     return int(part) if part.isdigit() else part
 

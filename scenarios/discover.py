@@ -63,8 +63,10 @@ from scenarios.design import (
     design_table,
     latin,
     parse_parameter,
+    parse_seeds,
     run_design,
     saltelli,
+    split_overrides,
     write_design,
 )
 from scenarios.discovery import (
@@ -219,16 +221,6 @@ def _factor(option: str):
     return parse
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: expected integers, e.g. 0,1") from None
-    if len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: a seed is repeated")
-    return seeds
-
-
 def _target(text: str) -> Threshold:
     try:
         return parse_threshold(text)
@@ -251,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
                    help="read this existing sweep directory instead of running a design")
     p.add_argument("--design", choices=DESIGNS, default="latin")
     p.add_argument("--n", type=int, default=64, help="Latin: rows; Sobol: base sample")
-    p.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated, e.g. 0,1")
+    p.add_argument("--seeds", type=parse_seeds, default=[0], help="comma-separated, e.g. 0,1")
     p.add_argument("--design-seed", type=int, default=0, help="seed of the design and the trees")
     p.add_argument("--target", type=_target, required=True, help='e.g. "hhi>1800"')
     p.add_argument("--year", type=int, default=None, help="default: the last simulated year")
@@ -272,11 +264,7 @@ def _year_range(overrides: Sequence[str]) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; see the module docstring."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, overrides = argv[:cut], argv[cut + 1 :]
+    argv, overrides = split_overrides(sys.argv[1:] if argv is None else argv)
     p = parser()
     args = p.parse_args(argv)
     factors = [*args.lever, *args.uncertainty]

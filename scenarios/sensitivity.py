@@ -54,9 +54,11 @@ from scenarios.design import (
     check_parameters,
     design_table,
     parse_parameter,
+    parse_seeds,
     problem,
     run_design,
     saltelli,
+    split_overrides,
     write_design,
 )
 from scenarios.parameters import Parameter
@@ -315,11 +317,7 @@ def sensitivity(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line; see the module docstring."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    overrides: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, overrides = argv[:cut], argv[cut + 1 :]
+    argv, overrides = split_overrides(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         description="Global sensitivity (Morris or Sobol) over config keys."
     )
@@ -335,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--levels", type=int, default=4, help="Morris grid levels")
     parser.add_argument("--n", type=int, default=64,
                         help="Sobol base sample (power of two): n * (parameters + 2) rows")
-    parser.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
+    parser.add_argument("--seeds", type=parse_seeds, default=[0], help="comma-separated, e.g. 0,1")
     parser.add_argument("--design-seed", type=int, default=0)
     parser.add_argument("--launcher", choices=sorted(LAUNCHERS), default="basic")
     parser.add_argument("--out", type=Path, default=None)
@@ -344,10 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [o for o in outputs if o not in METRICS]
     if unknown:
         parser.error(f"unknown output {unknown[0]!r}; known: {', '.join(METRICS)}")
-    try:
-        seeds = [int(s) for s in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds {args.seeds!r}: expected comma-separated integers")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         table = sensitivity(
@@ -355,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outputs=outputs,
             trajectories=args.trajectories,
             levels=args.levels,
-            seeds=seeds,
+            seeds=args.seeds,
             launcher=args.launcher,
             out_dir=args.out,
             overrides=overrides,

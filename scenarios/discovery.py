@@ -221,7 +221,8 @@ def discovery_markdown(
         "# Scenario discovery",
         "",
         f"Target: **{target.describe()} {when}** (`{target.text}`). "
-        f"{n} runs ({n // max(1, len(seeds))} design rows x {len(seeds)} seeds); inputs: "
+        f"{n} runs ({len(outcomes[list(inputs)].drop_duplicates())} input combinations x "
+        f"{len(seeds)} seeds); inputs: "
         + ", ".join(parameter(i).label for i in inputs) + ".",
         "",
         f"{target.describe()} {when} in {_share(k, n)}.",

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from scenarios.sweep import compare as cmp
@@ -115,3 +116,22 @@ def test_point_labels_in_figures_read_as_words(tmp_path):
     cmp.compare([run, other], out_dir=tmp_path / "out")
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "Entry capital 2 bn CNY" in summary and "2e+09" not in summary
+
+
+def test_thresholds_on_the_command_line_and_bad_ones_refused(runs, tmp_path, capsys):  # noqa: F811
+    """Two --threshold options give two exceedance blocks (HHI above 1,000: the baseline's 4
+    seeds 1,000, 1,100, 1,200, 5,000 give 3 of 4); an unknown metric in --threshold or
+    --half-width exits 2 naming the known metrics, before anything is written.
+    """
+    out = tmp_path / "out"
+    argv = [*map(str, runs), "--baseline", "rate_cap_apr=0.24", "--out", str(out)]
+    assert cmp.main([*argv, "--threshold", "hhi=1000", "--threshold", "cr5<0.6"]) == 0
+    exceed = pd.read_csv(out / "exceedance.csv")
+    assert sorted(set(exceed["threshold"])) == ["cr5<0.6", "hhi>1000"]
+    base = exceed[(exceed["threshold"] == "hhi>1000") & (exceed["point"] == "rate_cap_apr=0.24")]
+    assert base[["k", "n"]].values.tolist() == [[3, 4]]
+    for bad in (["--threshold", "hhx>1"], ["--half-width", "nope=3"]):
+        with pytest.raises(SystemExit) as exc:
+            cmp.main([*argv[:-1], str(tmp_path / "bad"), *bad])
+        assert exc.value.code == 2 and "known: hhi" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -23,7 +23,8 @@ any metric of :mod:`scenarios.sweep.registry`) holds in ``--year`` (default
 the last simulated year), or with ``--any-year`` in any year up to it.
 Writes into ``--out``:
 
-* ``design.csv`` (design form): the rows and their values;
+* ``design.csv`` and ``factors.csv`` (design form): the rows and their values;
+  each input's role (lever or uncertainty), label and range;
 * ``outcomes.csv``: per run, its inputs, seed, the metric and the outcome;
 * ``prim_boxes.csv``: every box of PRIM's peeling trajectory: coverage,
   density, mass, runs in it, and the limits and quasi-p values of each
@@ -96,6 +97,25 @@ def sample(parameters: Sequence[Parameter], method: str, n: int, seed: int) -> n
     if method == "sobol":
         return saltelli(parameters, n, seed)
     raise ValueError(f"unknown design {method!r}; known: {', '.join(DESIGNS)}")
+
+
+def factor_table(levers: Sequence[Parameter], uncertainties: Sequence[Parameter]) -> pd.DataFrame:
+    """``factors.csv``: each input's key, role (lever or uncertainty), label and range."""
+    rows = [
+        {"key": f.key, "role": role, "label": parameter(f.key).label, "low": f.low, "high": f.high}
+        for role, group in (("lever", levers), ("uncertainty", uncertainties))
+        for f in group
+    ]
+    return pd.DataFrame(rows, columns=["key", "role", "label", "low", "high"])
+
+
+def roles_of(directory: Path) -> dict[str, str]:
+    """Each input's role from ``factors.csv`` in ``directory`` (empty when there is none)."""
+    path = Path(directory) / "factors.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path)
+    return dict(zip(table["key"], table["role"], strict=True))
 
 
 def design_runs(runs_dir: Path, design: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -172,6 +192,7 @@ def discover(
     any_year: bool,
     out_dir: Path,
     seed: int = 0,
+    roles: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """Outcomes, PRIM, feature scores and their files in ``out_dir``; return what was found."""
     year = int(yearly["year"].max()) if year is None else int(year)
@@ -207,7 +228,8 @@ def discover(
         files.append(write_csv(box_table(trajectory, limits, chosen), out_dir / "prim_boxes.csv"))
         files.append(plot_tradeoff(trajectory, chosen, out_dir / "prim_tradeoff.png", caption))
     text = discovery_markdown(
-        target, year, any_year, outcomes, trajectory, limits, chosen, scores, inputs, seeds, note
+        target, year, any_year, outcomes, trajectory, limits, chosen, scores, inputs, seeds, note,
+        roles,
     )
     files.append(atomic_write_text(out_dir / "discovery.md", text))
     return {"outcomes": outcomes, "trajectory": trajectory, "limits": limits, "chosen": chosen,
@@ -280,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.sweep.is_dir():
                 p.error(f"--sweep {args.sweep}: not a directory")
             yearly, jobs, inputs = sweep_runs(args.sweep)
+            roles = roles_of(args.sweep)
             out_dir = args.out or args.sweep / "discovery"
         else:
             check_parameters(factors, overrides)
@@ -292,13 +315,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             names = write_design(factors, x, out_dir / "conf", f"{args.design} design")
             design = design_table(factors, x, names)
             write_csv(design, out_dir / "design.csv")
+            write_csv(factor_table(args.lever, args.uncertainty), out_dir / "factors.csv")
             run_design(names, out_dir / "conf", out_dir / "runs", args.seeds, args.launcher,
                        overrides)
             yearly, jobs = design_runs(out_dir / "runs", design)
             inputs = [f.key for f in factors]
+            roles = roles_of(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         result = discover(yearly, jobs, inputs, args.target, args.year, args.any_year, out_dir,
-                          args.design_seed)
+                          args.design_seed, roles)
     except ValueError as exc:
         p.exit(2, f"lendsim-discover: {exc}\n")
     except subprocess.CalledProcessError as exc:

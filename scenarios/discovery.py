@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -196,6 +196,16 @@ def feature_scores(
     )
 
 
+def _inputs_text(inputs: Sequence[str], roles: Mapping[str, str]) -> str:
+    """``levers: A, B; uncertainties: C`` (or ``inputs: A, B, C`` without roles)."""
+    groups: dict[str, list[str]] = {}
+    for key in inputs:
+        groups.setdefault(roles.get(key, "input"), []).append(parameter(key).label)
+    plural = {"lever": "levers", "uncertainty": "uncertainties", "input": "inputs"}
+    return "; ".join(f"{plural.get(role, role)}: {', '.join(labels)}"
+                     for role, labels in groups.items())
+
+
 def _share(k: int, n: int) -> str:
     w = wilson_interval(k, n)
     return f"{w.p:.0%} of {n} runs (95 % Wilson interval {w.low:.0%}-{w.high:.0%})"
@@ -213,8 +223,13 @@ def discovery_markdown(
     inputs: Sequence[str],
     seeds: Sequence[int],
     note: str = "",
+    roles: Mapping[str, str] | None = None,
 ) -> str:
-    """``discovery.md``: the outcome's share, the best box in words, the feature ranking."""
+    """``discovery.md``: the outcome's share, the best box in words, the feature ranking.
+
+    ``roles`` names each input a ``lever`` or an ``uncertainty`` (all are
+    called inputs when it is empty).
+    """
     when = f"in any year up to {year}" if any_year else f"in {year}"
     k, n = int(outcomes["hit"].sum()), len(outcomes)
     lines = [
@@ -222,8 +237,7 @@ def discovery_markdown(
         "",
         f"Target: **{target.describe()} {when}** (`{target.text}`). "
         f"{n} runs ({len(outcomes[list(inputs)].drop_duplicates())} input combinations x "
-        f"{len(seeds)} seeds); inputs: "
-        + ", ".join(parameter(i).label for i in inputs) + ".",
+        f"{len(seeds)} seeds); " + _inputs_text(inputs, roles or {}) + ".",
         "",
         f"{target.describe()} {when} in {_share(k, n)}.",
     ]

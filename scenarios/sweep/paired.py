@@ -67,7 +67,8 @@ def yearly_comparison(
     """Per point, metric and year: level across seeds and paired difference from the baseline.
 
     Returns:
-        One row per point, metric and year: the point's parameters, ``baseline``
+        One row per point, metric and year: the point's parameters, ``metric`` and
+        its ``label`` (with the unit, from the registry), ``baseline``
         (is it the baseline point), ``n_seeds``, ``mean``, ``p05``, ``p95``,
         ``diff_mean``, ``diff_sd``, ``diff_ci_low``, ``diff_ci_high``,
         ``n_pairs``, ``significant`` (the interval excludes zero), ``half_width``
@@ -100,6 +101,7 @@ def yearly_comparison(
                         "point": label,
                         **{k: p[k] for k in keys},
                         "metric": name,
+                        "label": metric(name).axis_label,
                         "year": year,
                         "baseline": label == baseline,
                         "n_seeds": level.n,
@@ -158,6 +160,7 @@ def comparison_table(
                     "point": label,
                     **{k: p[k] for k in keys},
                     "metric": name,
+                    "label": metric(name).axis_label,
                     "baseline": label == baseline,
                     "first_year": first,
                     "last_year": last,

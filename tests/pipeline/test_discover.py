@@ -12,7 +12,7 @@ pytest.importorskip("SALib")
 
 from scenarios import discover as cli
 
-FILES = ("design.csv", "outcomes.csv", "prim_boxes.csv", "prim_tradeoff.png",
+FILES = ("design.csv", "factors.csv", "outcomes.csv", "prim_boxes.csv", "prim_tradeoff.png",
          "prim_tradeoff.svg", "feature_scores.csv", "feature_scores.png", "discovery.md")
 
 
@@ -37,7 +37,9 @@ def test_tiny_discovery_writes_its_files_and_resumes(tmp_path, monkeypatch, caps
         "regulation.rate_cap_apr", "behaviour.rate_sensitivity", "seed", "hhi", "hit",
     ]
     assert len(outcomes) == 4 and (outcomes["hit"] == (outcomes["hhi"] > 1800)).all()
-    assert "HHI exceeds 1,800 in 2024" in (out / "discovery.md").read_text()
+    text = (out / "discovery.md").read_text()
+    assert "HHI exceeds 1,800 in 2024" in text
+    assert "levers: Rate cap (APR); uncertainties: Rate sensitivity" in text
     results = sorted((out / "runs").glob("*/result.json"))
     assert len(results) == 4
     stamps = [p.stat().st_mtime_ns for p in results]

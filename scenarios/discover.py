@@ -33,6 +33,9 @@ Writes into ``--out``:
   chosen box circled;
 * ``feature_scores.csv``, ``feature_scores.png``: extra-trees scores of each
   input for the outcome and for the metric;
+* ``dimensional_stacking.png`` (two inputs or more, when PRIM found a box):
+  the share of runs with the outcome in bins of the most important inputs
+  (EMA Workbench's pivot plot);
 * ``discovery.md``: the share of runs with the outcome (Wilson interval), the
   best box in words with its density and coverage, and the scores.
 
@@ -78,6 +81,7 @@ from scenarios.discovery import (
     ema_analysis,
     feature_scores,
     prim_boxes,
+    quiet,
 )
 from scenarios.parameters import Parameter
 from scenarios.sweep.figures import sweep_caption
@@ -183,6 +187,35 @@ def plot_scores(scores: pd.DataFrame, metric: str, out: Path, caption: str) -> P
     return save_figure(fig, out, caption=caption)
 
 
+def plot_stacking(x: pd.DataFrame, hit: np.ndarray, out: Path, caption: str, seed: int) -> Path:
+    """EMA Workbench's dimensional stacking: share of runs with the outcome, binned by inputs.
+
+    The most important inputs (2 with fewer than 4 inputs, else 4) are cut in
+    three bins each; values are shown in the registry's units. The library's
+    forest is unseeded, so numpy's global generator is seeded for the call
+    and put back after it.
+    """
+    from ema_workbench.analysis import dimensional_stacking
+
+    ema_analysis()
+    shown = pd.DataFrame(
+        {parameter(k).label: x[k].to_numpy(dtype=float) * parameter(k).scale for k in x.columns}
+    ).round(3)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with matplotlib.rc_context(), quiet():
+            fig = dimensional_stacking.create_pivot_plot(
+                shown, hit.astype(int), nr_levels=1 if x.shape[1] < 4 else 2, nbins=3,
+                bin_labels=True,
+            )
+            fig.suptitle("Share of runs with the outcome, by bins of the most important inputs",
+                         fontsize=9)
+            return save_figure(fig, out, caption=caption)
+    finally:
+        np.random.set_state(state)
+
+
 def discover(
     yearly: pd.DataFrame,
     jobs: pd.DataFrame,
@@ -227,6 +260,8 @@ def discover(
         chosen = best_box(trajectory)
         files.append(write_csv(box_table(trajectory, limits, chosen), out_dir / "prim_boxes.csv"))
         files.append(plot_tradeoff(trajectory, chosen, out_dir / "prim_tradeoff.png", caption))
+        if x.shape[1] >= 2:
+            files.append(plot_stacking(x, hit, out_dir / "dimensional_stacking.png", caption, seed))
     text = discovery_markdown(
         target, year, any_year, outcomes, trajectory, limits, chosen, scores, inputs, seeds, note,
         roles,

@@ -262,6 +262,12 @@ def discover(
         files.append(plot_tradeoff(trajectory, chosen, out_dir / "prim_tradeoff.png", caption))
         if x.shape[1] >= 2:
             files.append(plot_stacking(x, hit, out_dir / "dimensional_stacking.png", caption, seed))
+    failed = int((jobs["status"] != "complete").sum()) if "status" in jobs else 0
+    if failed:
+        note = (f"{note} " if note else "") + (
+            f"{failed} of {len(jobs)} runs did not complete (see failed.csv beside the runs) and "
+            "are left out."
+        )
     text = discovery_markdown(
         target, year, any_year, outcomes, trajectory, limits, chosen, scores, inputs, seeds, note,
         roles,

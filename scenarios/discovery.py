@@ -35,6 +35,9 @@ MASS_MIN = 0.05
 MIN_COVERAGE = 0.5
 """The box reported is the densest covering at least this share of the cases of interest."""
 
+FEW_RUNS = 10
+"""A box with fewer runs than this is said to be thin."""
+
 
 def ema_analysis():
     """EMA Workbench's analysis modules, imported quietly (it warns about optional extras)."""
@@ -249,7 +252,9 @@ def discovery_markdown(
             f"trajectory, the densest covering at least {MIN_COVERAGE:.0%} of the cases), "
             f"**{box_text(limits, chosen)}**, raises that to {row['density']:.0%} "
             f"({int(row['k'])} of {int(row['n'])} runs in the box) at {row['coverage']:.0%} "
-            f"coverage (share of all such runs inside it), holding {row['mass']:.0%} of the runs.",
+            f"coverage (share of all such runs inside it), holding {row['mass']:.0%} of the runs."
+            + (f" Only {int(row['n'])} runs are in the box: more design rows or seeds would firm "
+               "it up." if int(row["n"]) < FEW_RUNS else ""),
             "",
             "| limit | quasi-p (low side) | quasi-p (high side) |",
             "| --- | ---: | ---: |",
@@ -264,7 +269,7 @@ def discovery_markdown(
             "density (Bryant and Lempert 2010); small values mean the limit matters. Every box "
             "is in `prim_boxes.csv`, the coverage-density trade-off in `prim_tradeoff.png`.",
         ]
-    elif note:
+    if note:
         lines += ["", note]
     lines += ["", "**Feature scores** (extra trees; higher: the input explains more):", ""]
     lines += ["| input | outcome | metric |", "| --- | ---: | ---: |"]

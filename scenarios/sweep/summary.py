@@ -59,6 +59,8 @@ def _main_table(
     table: pd.DataFrame, baseline: str, display: Mapping[str, str], last: int
 ) -> list[str]:
     names = [m for m in TABLE_METRICS if m in set(table["metric"])]
+    if not names:
+        return []
     t = table.set_index(["point", "metric"])
     header = ["point", "seeds"]
     for name in names:

@@ -150,3 +150,29 @@ def test_dimensional_stacking_is_reproducible_and_leaves_the_style_alone(tmp_pat
     second = cli.plot_stacking(x, hit, tmp_path / "b.png", "caption", seed=1).read_bytes()
     assert first == second and len(first) > 0
     assert dict(matplotlib.rcParams) == before
+
+
+def test_discovery_summary_states_share_box_density_and_coverage_in_words():
+    """3 of 10 runs with the outcome: 30 % with the Wilson interval 10.8 %-60.3 % (written
+    11%-60%); the chosen box holds 4 runs, 3 with the outcome: density 75 %, coverage 100 %,
+    and a warning that 4 runs is thin; limits read in the registry's words.
+    """
+    from scenarios.discovery import discovery_markdown
+    from scenarios.sweep.threshold import parse_threshold
+
+    outcomes = pd.DataFrame({"regulation.rate_cap_apr": np.linspace(0.1, 0.36, 10), "seed": 0,
+                             "value": 0.0, "hit": [True] * 3 + [False] * 7})
+    trajectory = pd.DataFrame({"box": [0, 1], "coverage": [1.0, 1.0], "density": [0.3, 0.75],
+                               "mass": [1.0, 0.4], "n": [10, 4], "k": [3, 3], "res_dim": [0, 1]})
+    limits = pd.DataFrame({"box": [1], "parameter": ["regulation.rate_cap_apr"], "min": [0.1],
+                           "max": [0.15], "min_restricted": [False], "max_restricted": [True],
+                           "qp_low": [np.nan], "qp_high": [0.01]})
+    scores = pd.DataFrame({"parameter": ["regulation.rate_cap_apr"], "outcome": [1.0],
+                           "hhi": [1.0]})
+    text = discovery_markdown(parse_threshold("hhi>1800"), 2030, False, outcomes, trajectory,
+                              limits, 1, scores, ["regulation.rate_cap_apr"], [0],
+                              roles={"regulation.rate_cap_apr": "lever"})
+    assert "HHI exceeds 1,800 in 2030 in 30% of 10 runs (95 % Wilson interval 11%-60%)" in text
+    assert "**Rate cap (APR) <= 15%**, raises that to 75% (3 of 4 runs in the box)" in text
+    assert "at 100% coverage" in text and "Only 4 runs are in the box" in text
+    assert "levers: Rate cap (APR)" in text

@@ -193,11 +193,15 @@ PARAMETERS: dict[str, ParameterLabel] = {
 
 
 def parameter(key: str) -> ParameterLabel:
-    """How ``key`` is shown: the registry's entry, else a label made from its last part."""
+    """How ``key`` is shown: the registry's entry, else a label made from its last part.
+
+    A year of a yearly path (``market.default_cycle.2027``) reads "Default cycle 2027".
+    """
     if key in PARAMETERS:
         return PARAMETERS[key]
-    last = key.replace("/", ".").rsplit(".", 1)[-1]
-    words = last.replace("_", " ").strip()
+    parts = key.replace("/", ".").split(".")
+    last = " ".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+    words = last.replace("_", " ").strip()  # a year of a path: "default cycle 2027"
     label = words[:1].upper() + words[1:]
     return ParameterLabel(label, fmt="{:.4g}", short=label)
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from scenarios.sweep.paired import resolution_summary, yearly_comparison
-from scenarios.sweep.registry import METRICS, metric, point_display
+from scenarios.sweep.registry import METRICS, metric, parameter, point_display
 from scenarios.sweep.stats import PairedDifference, seeds_needed, significant, wilson_interval
 from scenarios.sweep.summary import resolution_sentences
 from scenarios.sweep.threshold import Threshold, exceedance, parse_threshold, run_outcomes
@@ -164,6 +164,7 @@ def test_registry_labels_parameters_and_points_in_words():
     assert all(m.resolution > 0 for m in METRICS.values())
     assert metric("share_online_platform").format_difference(0.012) == "+1.2 pp"
     assert metric("hhi").format_difference(-95.4) == "-95"
+    assert parameter("market.default_cycle.2027").label == "Default cycle 2027"
 
 
 def test_money_metrics_resolve_a_share_of_the_baseline():

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev,notebook,ray,slurm,sensitivity,analysis
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench explore clean-venv
 
 $(VENV)/.created:
 	@if python3.12 --version >/dev/null 2>&1; then py=python3.12; \
@@ -36,6 +36,9 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed-runtime  ## speed and memory figures, see README "How big a run can be"
 	$(PY) benchmarks/run_benchmark.py $(ARGS)
+
+explore: $(VENV)/.installed-runtime  ## the explorer in the browser, http://localhost:8765
+	$(VENV)/bin/lendsim-explore $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

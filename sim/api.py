@@ -36,6 +36,7 @@ from omegaconf import OmegaConf
 
 from sim.config import SimConfig
 from sim.output.atomic import atomic_write_text
+from sim.output.progress import ProgressFn
 from sim.output.result import config_hash
 from sim.run import lever_changes, run_simulation, simulate
 from sim.validation import compose
@@ -113,6 +114,7 @@ def run(
     n_borrowers: int | None = None,
     out_dir: str | Path | None = None,
     progress: bool = False,
+    on_month: ProgressFn | None = None,
 ) -> RunResult:
     """Run one simulation; return its tables and configuration.
 
@@ -127,6 +129,8 @@ def run(
             unless ``plots=false``, ``result.json``, the resolved config and the
             overrides in ``.hydra/``); by default nothing is written.
         progress: Draw the progress bar by month (on a terminal only).
+        on_month: Called as ``on_month(done, total, month)`` after every simulated
+            month; an exception it raises stops the run there.
 
     Raises:
         sim.validation.ConfigError: The configuration breaks a rule (before any work).
@@ -134,7 +138,7 @@ def run(
     texts = _overrides(overrides, scenario, seed, n_borrowers)
     cfg = compose(*texts)
     if out_dir is None:
-        tables = simulate(cfg, progress=progress)
+        tables = simulate(cfg, progress=progress, on_month=on_month)
         changes = [c.as_record() for c in lever_changes(cfg)]
         return RunResult(tables, cfg, config_hash(cfg), texts, changes)
     directory = Path(out_dir)
@@ -142,7 +146,7 @@ def run(
     hydra_dir.mkdir(parents=True, exist_ok=True)  # as the command line leaves it, for comparison
     atomic_write_text(hydra_dir / "overrides.yaml", yaml.safe_dump(texts))
     atomic_write_text(hydra_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    result = run_simulation(cfg, directory, progress=progress)
+    result = run_simulation(cfg, directory, progress=progress, on_month=on_month)
     tables = {
         name.removesuffix(".parquet"): pd.read_parquet(directory / name)
         for name in result["files"]

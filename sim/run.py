@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from sim.output.files import (
     staging,
     withdraw,
 )
-from sim.output.progress import terminal_progress
+from sim.output.progress import ProgressFn, terminal_progress
 from sim.output.result import (
     complete,
     read_result,
@@ -59,8 +58,13 @@ def lever_changes(cfg: SimConfig) -> list[LeverChange]:
     return dated_changes(cfg.regulation, parse_month(cfg.market.start), parse_month(cfg.market.end))
 
 
-def _monthly_callback(cfg: SimConfig, progress: bool) -> Callable[[int, int, int], None]:
-    """Called after each month: logs the dated changes of that month, draws the progress bar."""
+def _monthly_callback(
+    cfg: SimConfig, progress: bool, on_month: ProgressFn | None = None
+) -> ProgressFn:
+    """Called after each month: logs the month's dated changes, draws the bar, calls ``on_month``.
+
+    ``on_month(done, total, month)`` may raise to stop the run between two months.
+    """
     bar = terminal_progress(progress)
     by_month: dict[int, list[LeverChange]] = {}
     for change in lever_changes(cfg):
@@ -73,14 +77,21 @@ def _monthly_callback(cfg: SimConfig, progress: bool) -> Callable[[int, int, int
             log.info("%s", change.describe())
         if bar is not None:
             bar(done, total, month)
+        if on_month is not None:
+            on_month(done, total, month)
 
     return after_month
 
 
-def simulate(cfg: SimConfig, progress: bool = False) -> dict[str, pd.DataFrame]:
-    """Run the model; return its tables, the levers in force by month among them (no files)."""
+def simulate(
+    cfg: SimConfig, progress: bool = False, on_month: ProgressFn | None = None
+) -> dict[str, pd.DataFrame]:
+    """Run the model; return its tables, the levers in force by month among them (no files).
+
+    ``on_month(done, total, month)`` is called after every simulated month.
+    """
     model = MarketModel(cfg)
-    recorder = model.run(_monthly_callback(cfg, progress))
+    recorder = model.run(_monthly_callback(cfg, progress, on_month))
     tables = build_tables(recorder, model.book.type_code.copy())
     tables["regulation_monthly"] = regulation_monthly(cfg.regulation, model.months)
     return tables
@@ -122,8 +133,17 @@ def _write_outputs(
     return names
 
 
-def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) -> dict[str, Any]:
-    """Simulate ``cfg`` and write everything into ``out_dir``; return the result record."""
+def run_simulation(
+    cfg: SimConfig,
+    out_dir: Path,
+    progress: bool | None = None,
+    on_month: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Simulate ``cfg`` and write everything into ``out_dir``; return the result record.
+
+    ``on_month(done, total, month)`` is called after every simulated month; if it
+    raises, the run stops there and is recorded as failed (or interrupted).
+    """
     out_dir = Path(out_dir)
     started = time.perf_counter()
     result = started_record(cfg)
@@ -141,7 +161,8 @@ def run_simulation(cfg: SimConfig, out_dir: Path, progress: bool | None = None) 
                 estimate(cfg).describe(),
                 out_dir,
             )
-            tables = simulate(cfg, progress=cfg.progress if progress is None else progress)
+            shown = cfg.progress if progress is None else progress
+            tables = simulate(cfg, progress=shown, on_month=on_month)
             with staging(out_dir) as staged:
                 names = _write_outputs(cfg, tables, staged, result["config_hash"])
                 sums = checksums(staged, names)

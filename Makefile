@@ -4,7 +4,7 @@
 # Modules are byte-compiled on first import, not at install (--no-compile: half the install time).
 VENV := .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,notebook,ray,slurm,sensitivity
+EXTRAS ?= dev,notebook,ray,slurm,sensitivity,analysis
 
 .PHONY: run test lint bench explore clean-venv
 

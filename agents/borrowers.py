@@ -30,9 +30,8 @@ class ServicingFlows:
     interest: np.ndarray  # interest received: partners' partner rate, originators the rest
     principal: np.ndarray  # principal repaid (incl. prepayment), by funder share
     new_npl: np.ndarray  # balance turning non-performing, by funder share
-    written_off: np.ndarray  # non-performing balance written off, by funder share
-    matured: int  # loans closed this month (repaid or written off)
-    defaulted: np.ndarray  # balance defaulting this month, by originator (whole loans)
+    matured: int  # loans repaid in full this month (closed)
+    defaulted: np.ndarray  # balance defaulting this month, by originator
     expected_defaults: np.ndarray  # what the originators' own PD estimates expected
 
 
@@ -40,7 +39,7 @@ class FunderSplit:
     """Per-lender totals of amounts on a fixed set of loans, split by funding share.
 
     The co-lent loans are found once; each ``total`` adds the same numbers in the
-    same order as ``BorrowerPopulation._split`` (per real borrower, unweighted).
+    same order on every call (per real borrower, unweighted).
     """
 
     def __init__(
@@ -61,16 +60,6 @@ class FunderSplit:
                 minlength=self.n_lenders,
             )
         return total
-
-
-def _take(values: np.ndarray, pos: np.ndarray | None) -> np.ndarray:
-    """``values[pos]``; ``pos`` None means every element (no copy)."""
-    return values if pos is None else values[pos]
-
-
-def _compose(outer: np.ndarray | None, inner: np.ndarray) -> np.ndarray:
-    """Positions ``inner`` of a subset at positions ``outer`` (None: all), as positions."""
-    return inner if outer is None else outer[inner]
 
 
 class BorrowerPopulation:
@@ -150,11 +139,6 @@ class BorrowerPopulation:
         """Months to maturity per borrower (read-only copy)."""
         return self.loans.full("months_left", self.n)
 
-    @property
-    def npl_age(self) -> np.ndarray:
-        """Months non-performing per borrower, 0 if performing (read-only copy)."""
-        return self.loans.full("npl_age", self.n)
-
     def effective_pd(self, idx: np.ndarray, coverage: float, discipline: float) -> np.ndarray:
         """Annual PD of borrowers ``idx`` now: thin files covered by shared data default less.
 
@@ -229,7 +213,6 @@ class BorrowerPopulation:
                 "partner_rate": sorted_(rate if partner_rate is None else partner_rate),
                 "payment": sorted_(payment),
                 "months_left": sorted_(left),
-                "npl_age": 0,
                 "hazard": monthly_hazard(sorted_(pd)),
                 "priced_pd": sorted_(pd if priced_pd is None else priced_pd),
             },
@@ -242,104 +225,55 @@ class BorrowerPopulation:
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
         """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
-        return self._split(
-            self.lender[idx], self.funder[idx], self.own_share[idx], amount, n_lenders
-        )
-
-    def _split(
-        self,
-        lender: np.ndarray,
-        funder: np.ndarray,
-        own: np.ndarray,
-        amount: np.ndarray,
-        n_lenders: int,
-    ) -> np.ndarray:
-        """``split_by_funder`` on loan columns already gathered (same order, same sums)."""
-        total = np.bincount(lender, weights=amount * own, minlength=n_lenders)
-        partnered = own < 1.0
-        if partnered.any():
-            total += np.bincount(
-                funder[partnered],
-                weights=amount[partnered] * (1.0 - own[partnered]),
-                minlength=n_lenders,
-            )
-        return total * self.weight
+        split = FunderSplit(self.lender[idx], self.funder[idx], self.own_share[idx], n_lenders)
+        return split.total(amount) * self.weight
 
     def service(
         self,
         n_lenders: int,
         hazard_multiplier: np.ndarray,
         prepayment_rate: float,
-        writeoff_months: int,
         rng: np.random.Generator,
     ) -> ServicingFlows:
-        """One month of interest, amortisation, prepayment, default and write-off.
+        """One month of default, interest, amortisation and prepayment on the loan table.
 
-        ``hazard_multiplier`` is indexed by originator id (default shocks).
-        Non-performing loans earn nothing and are written off after
-        ``writeoff_months``; the write-off amount is the gross balance.
+        Each loan is a cohort of ``weight`` real loans: the fraction ``hazard``
+        (times ``hazard_multiplier`` of its originator: default shocks, the cycle)
+        of its balance defaults and leaves the table for the funders' non-performing
+        books; the rest pays interest and principal, and its scheduled payment
+        shrinks in proportion. A loan closes when repaid (in full at maturity, or
+        early with probability ``prepayment_rate``: the borrower may then switch).
         """
         # the active loans in borrower order (every per-lender sum adds the same numbers
-        # in the same order as a scan over all borrowers), narrowed by positions
+        # in the same order as a scan over all borrowers)
         t = self.loans
         t.rebuild()  # drop loans closed since the last booking
-        lender, funder, own, bal, age = t.lender, t.funder, t.own, t.balance, t.npl_age
-        npl_pos = np.flatnonzero(age > 0)
-        npl_age = age[npl_pos] + 1
-        age[npl_pos] = npl_age
-        due_pos = npl_pos[npl_age > writeoff_months]
-        written_off = self._split(
-            lender[due_pos], funder[due_pos], own[due_pos], bal[due_pos], n_lenders
-        )
-
-        perf_pos = np.flatnonzero(age <= 0) if npl_pos.size else None
-        hazard = _take(t.hazard, perf_pos)
+        lender, funder, own, bal = t.lender, t.funder, t.own, t.balance
+        hazard = t.hazard
         if not (hazard_multiplier == 1.0).all():  # x * 1.0 == x: skipped without a shock
-            hazard = hazard * hazard_multiplier[_take(lender, perf_pos)]
-        defaults = rng.random(hazard.size) < hazard
-        default_pos = _compose(perf_pos, np.flatnonzero(defaults))
-        age[default_pos] = 1
-        new_npl = self._split(
-            lender[default_pos], funder[default_pos], own[default_pos], bal[default_pos], n_lenders
-        )
-        # what each originator's pricing expected of its performing loans, and what came
-        expected = _take(bal, perf_pos) * monthly_hazard(_take(t.priced_pd, perf_pos))
-        expected_defaults = (
-            np.bincount(_take(lender, perf_pos), weights=expected, minlength=n_lenders)
-            * self.weight
-        )
-        defaulted = (
-            np.bincount(lender[default_pos], weights=bal[default_pos], minlength=n_lenders)
-            * self.weight
-        )
-
-        # the paying loans (performing, not defaulting now) over the whole table, with
-        # zero amounts on the others: adding 0.0 leaves every per-lender sum unchanged
-        pays = age <= 0
-        pay_pos = np.flatnonzero(pays)
+            hazard = np.minimum(hazard * hazard_multiplier[lender], 1.0)
+        defaulting = bal * hazard
         split = FunderSplit(lender, funder, own, n_lenders)
-        interest = self._interest(lender, funder, own, np.where(pays, bal, 0.0), n_lenders)
-        prepay = np.zeros(t.size, dtype=bool)
-        prepay[pay_pos] = rng.random(pay_pos.size) < prepayment_rate
-        principal_amt = np.where(prepay, bal, np.minimum(t.payment, bal))
-        principal_amt = np.where(t.months_left <= 1, bal, principal_amt)
-        principal_amt = np.where(pays, principal_amt, 0.0)
-        principal = split.total(principal_amt) * self.weight
-        remaining = bal - principal_amt
-        t.balance = remaining
-        t.months_left = np.where(pays, t.months_left - 1, t.months_left)
+        new_npl = split.total(defaulting) * self.weight
+        defaulted = np.bincount(lender, weights=defaulting, minlength=n_lenders) * self.weight
+        # what each originator's pricing expected of its loans, against what came
+        expected = bal * monthly_hazard(t.priced_pd)
+        expected_defaults = np.bincount(lender, weights=expected, minlength=n_lenders) * self.weight
 
-        repaid_pos = np.flatnonzero(pays & (remaining <= 0.0))
-        self._close(due_pos)
+        paying = bal - defaulting
+        t.payment = t.payment * (1.0 - hazard)
+        interest = self._interest(lender, funder, own, paying, n_lenders)
+        in_full = (rng.random(t.size) < prepayment_rate) | (t.months_left <= 1)
+        principal_amt = np.where(in_full, paying, np.minimum(t.payment, paying))
+        principal = split.total(principal_amt) * self.weight
+        remaining = paying - principal_amt
+        t.balance = remaining
+        t.months_left = t.months_left - 1
+
+        repaid_pos = np.flatnonzero(remaining <= 0.0)
         self._close(repaid_pos)
         return ServicingFlows(
-            interest,
-            principal,
-            new_npl,
-            written_off,
-            due_pos.size + repaid_pos.size,
-            defaulted,
-            expected_defaults,
+            interest, principal, new_npl, repaid_pos.size, defaulted, expected_defaults
         )
 
     def _interest(
@@ -367,16 +301,14 @@ class BorrowerPopulation:
             out += np.bincount(funder[co_lent], weights=partner, minlength=n_lenders)
         return out * self.weight
 
-    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split."""
+    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray]:
+        """Performing balance (CNY) by originator, and by funder split."""
         t = self.loans
         t.rebuild()
         lender, funder, own, bal = t.lender, t.funder, t.own, t.balance
         by_originator = np.bincount(lender, weights=bal, minlength=n_lenders) * self.weight
         by_funder = FunderSplit(lender, funder, own, n_lenders).total(bal) * self.weight
-        npl = np.flatnonzero(t.npl_age > 0)
-        npl_by_funder = self._split(lender[npl], funder[npl], own[npl], bal[npl], n_lenders)
-        return by_originator, by_funder, npl_by_funder
+        return by_originator, by_funder
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""

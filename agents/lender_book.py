@@ -12,7 +12,8 @@ Balance sheet of every row, in CNY, kept as an identity every month::
 
 ``loans`` is the gross balance the lender funds (its own part of the loans it
 originates plus its part of loans it co-funds for a platform); ``npl`` is the
-non-performing part of it.
+non-performing part of it, kept by age in ``npl_by_age`` (column ``k``: the
+balance that defaulted ``k`` months before this one) until it is written off.
 """
 
 from __future__ import annotations
@@ -68,10 +69,17 @@ class LenderBook:
     debt = Column(np.float64, "borrowed funds, CNY")
     equity = Column(np.float64, "equity capital, CNY")
     npl = Column(np.float64, "non-performing part of loans, CNY")
+    npl_by_age = Column(
+        np.float64, "[lender, months since default] NPL it funds, CNY", width="writeoff_months"
+    )
+    npl_originated_by_age = Column(
+        np.float64, "[lender, months since default] NPL it originated, CNY", width="writeoff_months"
+    )
     npl_ratio_trend = Column(np.float64, "NPL ratio smoothed over about a year")
     defaults_seen = Column(np.float64, "defaulted balance, decayed over about two years, CNY")
     defaults_expected = Column(np.float64, "what its PD estimates expected of it, likewise")
     profit_ytd = Column(np.float64, "profit since January, CNY")
+    profit_last_year = Column(np.float64, "last calendar year's profit, CNY")
     # costs, technology and conduct
     funding_spread = Column(np.float64, "annual cost of funds over the one-year LPR")
     fixed_cost = Column(np.float64, "yearly fixed cost (licence, staff, systems), CNY")
@@ -99,9 +107,10 @@ class LenderBook:
     capacity_bound = Column(bool, "turned an applicant away for lack of room this month")
     presence = Column(bool, "[lender, region] physical presence", width="n_regions")
 
-    def __init__(self, n_regions: int, capacity: int = 64) -> None:
+    def __init__(self, n_regions: int, writeoff_months: int, capacity: int = 64) -> None:
         self.n = 0
         self.n_regions = n_regions
+        self.writeoff_months = writeoff_months
         self._capacity = capacity
         self.storage = {c.name: c.allocate(self, capacity) for c in self.columns()}
 
@@ -175,6 +184,8 @@ class LenderBook:
             self.debt,
             self.equity,
             self.npl,
+            self.npl_by_age,
+            self.npl_originated_by_age,
             self.profit_ytd,
             self.defaults_seen,
             self.defaults_expected,
@@ -184,6 +195,13 @@ class LenderBook:
             column[acquirer] += column[target]
             column[target] = 0.0
         self.presence[acquirer] |= self.presence[target]
+
+    def close_year(self) -> None:
+        """January: this year's profit and business lending become last year's."""
+        self.profit_last_year = self.profit_ytd
+        self.profit_ytd = 0.0
+        self.business_lending_last = self.business_lending
+        self.business_lending = 0.0
 
     def set_presence(self, row: int, national: bool, regions_served: int) -> None:
         """Present in every region, or in ``regions_served`` regions from its home one."""
@@ -206,13 +224,18 @@ class LenderBook:
     ) -> None:
         """Book a month of servicing, funding, variable and fixed operating costs and provisions.
 
-        Provisions are reset to ``provision_rate`` of performing loans plus the
-        unrecovered part of non-performing ones; the change is a cost.
+        The month's defaults join the non-performing book; what has been
+        non-performing for ``writeoff_months`` is written off (the recovered part
+        comes back in cash). Provisions are reset to ``provision_rate`` of
+        performing loans plus the unrecovered part of non-performing ones; the
+        change is a cost.
         """
-        self.loans -= flows.principal + flows.written_off
-        self.npl += flows.new_npl - flows.written_off
-        self.cash += flows.principal + flows.interest + recovery_rate * flows.written_off
-        self.provisions -= (1.0 - recovery_rate) * flows.written_off
+        written_off = self.age_npl(self.npl_by_age, flows.new_npl)
+        self.age_npl(self.npl_originated_by_age, flows.defaulted)
+        self.loans -= flows.principal + written_off
+        self.npl = self.npl_by_age.sum(axis=1)
+        self.cash += flows.principal + flows.interest + recovery_rate * written_off
+        self.provisions -= (1.0 - recovery_rate) * written_off
         funding = self.debt * funding_rate / 12.0
         opex = effective_operating_cost(self.operating_cost, self.technology) * self.loans / 12.0
         opex = opex + self.fixed_cost * self.active / 12.0  # a lender winding down has none
@@ -229,6 +252,22 @@ class LenderBook:
         pnl = flows.interest - funding - opex - provision_charge
         self.equity += pnl
         self.profit_ytd += pnl
+
+    def originated_npl(self) -> np.ndarray:
+        """Non-performing balance of the loans each lender originated, CNY."""
+        return self.npl_originated_by_age.sum(axis=1)
+
+    @staticmethod
+    def age_npl(aged: np.ndarray, new_npl: np.ndarray) -> np.ndarray:
+        """Age an NPL-by-age book a month in place, adding ``new_npl``; return what leaves.
+
+        A balance defaulting in month ``t`` is written off in month
+        ``t + writeoff_months`` (the book's width).
+        """
+        written_off = aged[:, -1].copy()
+        aged[:, 1:] = aged[:, :-1].copy()
+        aged[:, 0] = new_npl
+        return written_off
 
     def loss_factor(self, originated: np.ndarray) -> np.ndarray:
         """What each lender has learnt of its PD estimates: defaults seen / expected.

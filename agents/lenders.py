@@ -25,8 +25,7 @@ from sim.finance import co_lending_split, market_power_markup, next_markup, tech
 if TYPE_CHECKING:
     from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
 
-ENTRY_CAPITAL_REFERENCE = 1e9  # entry rates are calibrated at the 2020 draft's 1bn CNY
-ENTRY_CAPITAL_ELASTICITY = 0.5  # calibration assumption: entrants ~ (reference / capital)^0.5
+ENTRY_CAPITAL_REFERENCE = 1e9  # the 2020-11 draft's 1bn CNY: entrants' capital with no incumbents
 ENTRY_PROFIT_RESPONSE = 10.0  # calibration assumption: entry rate x (1 + 10 x the type's ROE)
 ENTRY_RESPONSE_MAX = 3.0  # at most three times the normal entry rate
 CAPITAL_BUFFER = 2.0  # calibration assumption: owners keep twice the required capital
@@ -81,11 +80,14 @@ class Lender(mesa.Agent):
         reg: RegulationConfig,
         lt: LenderTypeConfig,
         enforce: bool = True,
+        money_scale: float = 1.0,
     ) -> np.ndarray:
         """Adjust where the lenders may lend under their licences; return those that lose one.
 
         No licence limit by default. Without ``enforce`` (the lenders of the start
-        month, licensed under the rules before) only the reach is set.
+        month, licensed under the rules before) only the reach is set. Capital rules
+        in real CNY apply at ``money_scale`` (the simulated balance sheets' size
+        relative to the real ones, ``Market.money_scale``).
         """
         return rows[:0]
 
@@ -128,10 +130,20 @@ class Lender(mesa.Agent):
 
     @classmethod
     def entrant_capital(
-        cls, equity: np.ndarray, rate: float, reg: RegulationConfig, rng: np.random.Generator
+        cls,
+        equity: np.ndarray,
+        rate: float,
+        reg: RegulationConfig,
+        lt: LenderTypeConfig,
+        rng: np.random.Generator,
+        money_scale: float = 1.0,
     ) -> np.ndarray:
-        """Equity of each entrant (their number drawn first): a tenth to half the median."""
-        median = float(np.median(equity)) if equity.size else ENTRY_CAPITAL_REFERENCE
+        """Equity of each entrant (their number drawn first): a tenth to half the median.
+
+        Without incumbents the median is ``ENTRY_CAPITAL_REFERENCE`` at ``money_scale``.
+        """
+        reference = ENTRY_CAPITAL_REFERENCE * money_scale
+        median = float(np.median(equity)) if equity.size else reference
         return median * rng.uniform(0.1, 0.5, rng.poisson(rate))
 
     # ------------------------------------------------------------ monthly
@@ -303,6 +315,8 @@ class OnlinePlatform(Lender):
     # calibration assumption: payment and platform data remove half the thin-file penalty
     thin_file_edge = 0.5
     market_funded = True  # bank credit lines and ABS, priced on its asset quality
+    # PBOC, end-2019: 7,551 small-loan companies with 809.8bn CNY of paid-in capital
+    ENTRANT_CAPITAL_MEAN_CNY = 809.8e9 / 7551
 
     @classmethod
     def review_licences(
@@ -312,26 +326,30 @@ class OnlinePlatform(Lender):
         reg: RegulationConfig,
         lt: LenderTypeConfig,
         enforce: bool = True,
+        money_scale: float = 1.0,
     ) -> np.ndarray:
         """The licence rules, for incumbents too where the rules say so.
 
         Where ``licence_capital_binds_incumbents``, a platform short of the
-        registered capital an online lender needs raises it if its owners still
-        earn their cost of equity (no year below it), else it loses its licence
-        (returned). It lends across provinces only with the
+        registered capital an online lender needs raises it if last year's profit
+        would still pay its owners' cost of equity on the larger capital, else it
+        loses its licence (returned). It lends across provinces only with the
         cross-province capital, else it shrinks to its home province.
         """
         binding = enforce and reg.licence_capital_binds_incumbents
-        short = binding & (book.equity[rows] < reg.online_entry_capital_cny)
-        raising = rows[short & (book.years_below_coe[rows] == 0)]
-        gap = reg.online_entry_capital_cny - book.equity[raising]
+        required = reg.online_entry_capital_cny * money_scale
+        national_capital = reg.cross_province_capital_cny * money_scale
+        short = binding & (book.equity[rows] < required)
+        pays = book.profit_last_year[rows] >= book.cost_of_equity[rows] * required
+        raising = rows[short & pays]
+        gap = required - book.equity[raising]
         book.equity[raising] += gap
         book.cash[raising] += gap
         for row in rows:
-            national = book.equity[row] >= reg.cross_province_capital_cny
+            national = book.equity[row] >= national_capital
             if national != book.national[row]:
                 book.set_presence(int(row), bool(national), lt.regions_served)
-        return rows[short & (book.years_below_coe[rows] > 0)]
+        return rows[short & ~pays]
 
     @classmethod
     def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
@@ -355,17 +373,27 @@ class OnlinePlatform(Lender):
         return co_lending_split(own_room, partner_room, reg.co_lending_min_own_share)
 
     @classmethod
-    def entry_rate(cls, lt: LenderTypeConfig, roe: float, reg: RegulationConfig) -> float:
-        """Fewer entrants the higher the registered capital a new online lender needs."""
-        barrier = ENTRY_CAPITAL_REFERENCE / max(reg.online_entry_capital_cny, 1.0)
-        return super().entry_rate(lt, roe, reg) * barrier**ENTRY_CAPITAL_ELASTICITY
-
-    @classmethod
     def entrant_capital(
-        cls, equity: np.ndarray, rate: float, reg: RegulationConfig, rng: np.random.Generator
+        cls,
+        equity: np.ndarray,
+        rate: float,
+        reg: RegulationConfig,
+        lt: LenderTypeConfig,
+        rng: np.random.Generator,
+        money_scale: float = 1.0,
     ) -> np.ndarray:
-        """An entrant brings one to three times the required registered capital."""
-        return reg.online_entry_capital_cny * rng.uniform(1.0, 3.0, rng.poisson(rate))
+        """Would-be entrants (``rate`` a year) whose capital meets the registered-capital bar.
+
+        A would-be entrant's capital is lognormal with the mean of China's
+        small-loan companies (``ENTRANT_CAPITAL_MEAN_CNY``) and the type's
+        ``size_sigma``; only those with at least ``online_entry_capital_cny`` get a
+        licence. A higher bar so lets fewer in, and only large ones. Both are real
+        CNY, taken to the simulated balance sheets at ``money_scale``.
+        """
+        sigma = lt.size_sigma
+        median = cls.ENTRANT_CAPITAL_MEAN_CNY * np.exp(-0.5 * sigma**2)
+        capital = median * rng.lognormal(0.0, sigma, rng.poisson(rate))
+        return money_scale * capital[capital >= reg.online_entry_capital_cny]
 
 
 class PolicyLender(Lender):

@@ -1,5 +1,10 @@
 """The active loans as a compact table: one row per loan, in ascending borrower order.
 
+A row is a cohort: the simulated borrower stands for ``weight`` real ones, and
+each month the fraction ``hazard`` of its balance defaults (the real borrowers
+who stop paying) while the rest keeps paying. The defaulted balance leaves the
+table for the lenders' non-performing books (``LenderBook.npl_by_age``).
+
 Servicing and the monthly per-lender totals read every active loan each
 month; reading them from short columns instead of gathering them out of the
 population-wide arrays saves most of the memory traffic at large scale. The
@@ -28,7 +33,6 @@ COLUMNS = {
     "partner_rate": np.float64,  # what the co-lending partner earns on its part (= rate if none)
     "payment": np.float64,  # scheduled principal a month
     "months_left": np.int32,
-    "npl_age": np.int32,  # months non-performing, 0 if performing
     "hazard": np.float64,  # the borrower's monthly default probability
     "priced_pd": np.float64,  # the annual PD the originator priced the loan at
 }

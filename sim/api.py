@@ -169,6 +169,8 @@ class SweepResult:
         jobs: One row per job with its parameters, seed and status (``sweep_jobs.csv``).
         comparison: The comparison against the baseline point (``comparison.csv``),
             or None when the sweep was not compared.
+        monthly: One row per complete job and month, the parameters as columns
+            (``sweep_monthly.parquet``), or None when the sweep wrote none.
     """
 
     sweep_dir: Path
@@ -176,6 +178,7 @@ class SweepResult:
     lenders: pd.DataFrame
     jobs: pd.DataFrame
     comparison: pd.DataFrame | None
+    monthly: pd.DataFrame | None = None
 
 
 def _values(values: Any) -> str:
@@ -239,10 +242,12 @@ def sweep(
         tail = "\n".join((proc.stderr or proc.stdout).splitlines()[-20:])
         raise RuntimeError(f"sweep into {sweep_dir} stopped (exit {proc.returncode}):\n{tail}")
     comparison = sweep_dir / "comparison.csv"
+    monthly = sweep_dir / "sweep_monthly.parquet"
     return SweepResult(
         sweep_dir=sweep_dir,
         yearly=pd.read_parquet(sweep_dir / "sweep_yearly.parquet"),
         lenders=pd.read_parquet(sweep_dir / "sweep_lenders.parquet"),
         jobs=pd.read_csv(sweep_dir / "sweep_jobs.csv"),
         comparison=pd.read_csv(comparison) if comparison.is_file() else None,
+        monthly=pd.read_parquet(monthly) if monthly.is_file() else None,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agents.lenders import ENTRY_CAPITAL_ELASTICITY, ENTRY_CAPITAL_REFERENCE, ENTRY_RESPONSE_MAX
+from agents.lenders import ENTRY_RESPONSE_MAX
 from sim.calendar import parse_month
 from sim.config import SimConfig
 
@@ -59,8 +59,7 @@ def max_lenders(cfg: SimConfig, months: int) -> int:
     years = months / 12 + 1
     total = 0.0
     for lt in cfg.lenders.values():
-        barrier = (ENTRY_CAPITAL_REFERENCE / max(cfg.regulation.online_entry_capital_cny, 1.0))
-        rate = lt.entry_rate * ENTRY_RESPONSE_MAX * max(1.0, barrier) ** ENTRY_CAPITAL_ELASTICITY
+        rate = lt.entry_rate * ENTRY_RESPONSE_MAX
         total += lt.count + rate * years
     return int(total) + 1
 

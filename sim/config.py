@@ -62,6 +62,7 @@ class MarketConfig:
     end: str = MISSING  # last simulated month, "YYYY-MM"
     n_borrowers: int = MISSING  # simulated borrowers
     real_borrowers: float = MISSING  # real borrowers the population stands for
+    real_outstanding_cny: float = MISSING  # the real small-loan balance the opening book stands for
     n_regions: int = MISSING  # provinces
     segments: dict[str, SegmentConfig] = field(default_factory=dict)
     demand_growth: float = MISSING  # annual growth of application rates
@@ -143,6 +144,7 @@ class BehaviourConfig:
     online_rate_sensitivity: float = MISSING  # factor on rate sensitivity when comparing online
     data_discipline: float = MISSING  # default-rate cut for thin files covered by shared data
     npl_funding_premium: float = MISSING  # funding-cost rise per unit NPL ratio, market-funded
+    leverage_funding_premium: float = MISSING  # funding-cost rise at full capital use, market
     exit_years: int = MISSING  # years of ROE below the cost of equity before a lender leaves
     inclusive_response: float = MISSING  # markup cut on business loans per unit target gap
     co_lending_margin: float = MISSING  # partner bank's margin over funds and expected loss

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import ndtri
 
 from agents.lenders import LENDER_CLASSES, Lender
 
@@ -54,19 +55,30 @@ def add_lender(
     return agent
 
 
+def representative_sizes(count: int, sigma: float) -> np.ndarray:
+    """``count`` lognormal sizes at the distribution's quantiles, largest first.
+
+    The opening market is the same in every seed (a representative draw: the
+    quantiles at ``(i + 0.5) / count``), so seeds differ by what happens in the
+    market, not by how large its biggest lender happened to be drawn.
+    """
+    quantiles = (np.arange(count) + 0.5) / count
+    return np.exp(sigma * ndtri(quantiles))[::-1]
+
+
 def initial_lenders(model: MarketModel) -> np.ndarray:
     """Create the lenders of the start month; return each one's target share of the book.
 
     Sizes are lognormal within a type (largest first) and scaled to the type's
     initial share; the largest ``national_fraction`` of them are national.
     """
-    cfg, rng = model.cfg, model.rng
+    cfg = model.cfg
     weights = []
     for lender_type, cls in LENDER_CLASSES.items():
         lt = cfg.lenders[lender_type]
         if lt.count == 0:
             continue
-        sizes = np.sort(rng.lognormal(0.0, lt.size_sigma, lt.count))[::-1]
+        sizes = representative_sizes(lt.count, lt.size_sigma)
         sizes = lt.initial_share * sizes / sizes.sum()
         n_national = round(lt.national_fraction * lt.count)
         low, high = lt.technology - lt.technology_spread, lt.technology + lt.technology_spread
@@ -87,7 +99,8 @@ def yearly_entrants(model: MarketModel) -> None:
         mine = book.rows(cls.type_code)
         equity = book.equity[mine]
         roe = book.profit_ytd[mine].sum() / equity.sum() if equity.sum() > 0 else 0.0
-        capital = cls.entrant_capital(equity, cls.entry_rate(lt, roe, reg), reg, rng)
+        rate = cls.entry_rate(lt, roe, reg)
+        capital = cls.entrant_capital(equity, rate, reg, lt, rng, model.market.money_scale)
         for equity_cny in capital:
             agent = add_lender(
                 model,

@@ -79,6 +79,18 @@ def lending_limit(
     return np.maximum(equity, 0.0) * np.minimum(by_ratio, max_leverage)
 
 
+def limit_use_premium(loans: np.ndarray, limit: np.ndarray, premium: float) -> np.ndarray:
+    """Funding-cost rise with the use of the lending limit: ``premium x loans / limit``.
+
+    Creditors ask more of a lender the thinner its capital cushion: nothing
+    without loans, ``premium`` at (and beyond) the limit its capital allows; a
+    lender without equity (limit 0) pays the whole premium.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        use = np.where(limit > 0, loans / limit, np.where(loans > 0, 1.0, 0.0))
+    return premium * np.clip(use, 0.0, 1.0)
+
+
 def compliance_slack(
     risk_appetite_rank: np.ndarray,
     max_slack: float,

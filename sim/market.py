@@ -25,11 +25,12 @@ from sim.clearing import (
     clear,
 )
 from sim.config import SEGMENTS
-from sim.finance import compliance_slack, effective_operating_cost
+from sim.finance import compliance_slack, effective_operating_cost, limit_use_premium
 from sim.recorder import RATE_BINS
 from sim.tallies import tallies, volume_by_rate
 
 if TYPE_CHECKING:
+    from sim.config import MarketConfig
     from sim.model import MarketModel
 
 LIQUIDITY_RATIO = 0.05  # calibration assumption: cash held against loans
@@ -49,6 +50,27 @@ THIN_FILE_EDGE = trait("thin_file_edge")
 MARKET_FUNDED = trait("market_funded")
 
 
+OPENING_REMAINING = (0.1, 1.0)  # part of its amount a loan in progress still owes: uniform
+
+
+def money_scale(m: MarketConfig) -> float:
+    """The simulated balance sheets' size relative to the real market they stand for.
+
+    The expected opening book (borrowers with a loan in progress, times their mean
+    loan, times the mean part still owed) over ``real_outstanding_cny``. Capital
+    rules written in real CNY (registered capital) apply to the simulated lenders
+    at this scale; it depends on the config only, not on the seed.
+    """
+    segs = [m.segments[s] for s in SEGMENTS]
+    shares = np.array([s.share for s in segs])
+    per_borrower = sum(
+        w * s.initial_loan_share * s.loan_mean_cny
+        for w, s in zip(shares / shares.sum(), segs, strict=True)
+    )
+    opening = m.real_borrowers * per_borrower * float(np.mean(OPENING_REMAINING))
+    return opening / m.real_outstanding_cny
+
+
 class Market:
     """Builds and clears the month's market for ``model``; holds the month's new loans."""
 
@@ -61,20 +83,25 @@ class Market:
         self.new_online = np.zeros(n)  # CNY originated online this month, by lender
         self.new_by_region = np.zeros((n, model.cfg.market.n_regions))  # CNY, lender x region
         self.rate_volume = np.zeros((len(LENDER_CLASSES), RATE_BINS))  # new CNY by type, rate
+        self.money_scale = money_scale(model.cfg.market)
 
     # ------------------------------------------------------------- prices
     def funding_rates(self) -> np.ndarray:
         """Each lender's cost of funds: the one-year LPR plus its spread.
 
         Market-funded lenders pay more the more of their book is non-performing
-        (over about a year: creditors look through a month's noise); state-funded
-        lenders get the financing-support cut.
+        (over about a year: creditors look through a month's noise) and the closer
+        their book is to the limit their capital allows; state-funded lenders get
+        the financing-support cut.
         """
         model = self.model
         book, b = model.book, model.cfg.behaviour
         lpr = path_value(model.cfg.market.lpr, month_year(model.month))
         npl_ratio = book.npl_ratio_trend
-        premium = b.npl_funding_premium * npl_ratio * book.per_lender(MARKET_FUNDED)
+        leverage = limit_use_premium(
+            book.loans, model.regulator.lending_limits(), b.leverage_funding_premium
+        )
+        premium = (b.npl_funding_premium * npl_ratio + leverage) * book.per_lender(MARKET_FUNDED)
         cut = self.funding_cut() * book.per_lender(STATE_FUNDING_SHARE)
         return np.maximum(lpr + book.funding_spread + premium - cut, 0.0)
 
@@ -123,7 +150,7 @@ class Market:
         k = (rng.random(idx.size) * presence.sum(axis=1)[lender]).astype(np.int64)
         pop.region[idx] = region_list[lender, k]
         need = pop.draw_need(idx, rng)
-        remaining = rng.uniform(0.1, 1.0, idx.size)
+        remaining = rng.uniform(*OPENING_REMAINING, idx.size)
         term = pop.term[pop.segment[idx]]
         months_left = np.maximum(np.ceil(remaining * term), 1).astype(np.int32)
         opex = effective_operating_cost(book.operating_cost[lender], book.technology[lender])
@@ -160,7 +187,7 @@ class Market:
             months_left,
             partner_rate=np.where(co_lent, partner_rate, rate),
         )
-        by_originator, funded, _ = pop.outstanding_by(book.n)
+        by_originator, funded = pop.outstanding_by(book.n)
         # the opening book is about half a year of lending: last year's business
         # lending, for the inclusive-lending targets, is taken as twice its part
         business = pop.business[pop.segment[idx]]
@@ -237,7 +264,6 @@ class Market:
             book.n,
             self.hazard_multipliers(),
             market.prepayment_rate,
-            market.writeoff_months,
             model.rng,
         )
         book.book_servicing(
@@ -341,6 +367,12 @@ class Market:
             own_share[rows], capacity[rows] = cls.co_lending_terms(own_room[rows], room, reg)
         return own_share, capacity, originated
 
+    def outstanding_by_originator(self) -> np.ndarray:
+        """Outstanding balance by originator, CNY: performing loans and their NPLs."""
+        model = self.model
+        performing = model.population.outstanding_by(model.book.n)[0]
+        return performing + model.book.originated_npl()
+
     def enforce_own_share(self) -> None:
         """Existing co-lent loans too must meet the minimum own share: originators buy the gap.
 
@@ -356,13 +388,9 @@ class Market:
             return
         book, n = model.book, model.book.n
         amount = t.balance[short] * (minimum - t.own[short]) * model.population.weight
-        bad = t.npl_age[short] > 0
         moved = np.bincount(t.lender[short], weights=amount, minlength=n)
-        moved_npl = np.bincount(t.lender[short][bad], weights=amount[bad], minlength=n)
         back = np.bincount(t.funder[short], weights=amount, minlength=n)
-        back_npl = np.bincount(t.funder[short][bad], weights=amount[bad], minlength=n)
         book.loans += moved - back
-        book.npl += moved_npl - back_npl
         book.cash += back - moved
         t.own[short] = minimum
 

@@ -62,7 +62,7 @@ class MarketModel(mesa.Model):
         self.months = list(range(self.start, self.end + 1))
         self.events: dict[str, float] = dict.fromkeys(EVENTS, 0)
         self.regulator = Regulator(self)
-        self.book = LenderBook(cfg.market.n_regions)
+        self.book = LenderBook(cfg.market.n_regions, cfg.market.writeoff_months)
         self.population = self.population_class.for_model(self)
         self.recorder = Recorder(self.months)
         self.lenders_by_id: dict[int, Lender] = {}
@@ -112,18 +112,18 @@ class MarketModel(mesa.Model):
             lambda cls, rows: cls.invest_in_technology(self.book, rows, subsidy, behaviour)
         )
         yearly_entrants(self)
-        self.book.profit_ytd = 0.0
+        self.book.close_year()
         self._review_licences_and_partners()
-        self.book.business_lending_last = self.book.business_lending
-        self.book.business_lending = 0.0
 
     def _review_licences_and_partners(self, enforce: bool = True) -> None:
         """Licence review (lenders losing a licence leave, unless ``enforce`` is off), partners."""
-        levers, lenders = self.regulator.levers, self.cfg.lenders
+        levers, lenders, scale = self.regulator.levers, self.cfg.lenders, self.market.money_scale
         revoked: list[int] = []
         self._each_type(
             lambda cls, rows: revoked.extend(
-                cls.review_licences(self.book, rows, levers, lenders[cls.lender_type], enforce)
+                cls.review_licences(
+                    self.book, rows, levers, lenders[cls.lender_type], enforce, scale
+                )
             )
         )
         for row in sorted(revoked):

@@ -82,6 +82,12 @@ RULES: dict[str, Rule] = {
     "market.real_borrowers": Rule(
         1e6, 1.41e9, "a count of people; China has 1.41 billion", unit="people"
     ),
+    # Money: China's small-loan balance was about 15 trillion CNY at the end of 2023
+    # (report_type_shares_2023.csv); banks' inclusive small-micro loans alone were 11.7
+    # trillion at end-2019. Under 100bn or over 500 trillion is a unit mistake.
+    "market.real_outstanding_cny": Rule(
+        1e11, 5e14, "money is in CNY; China's small-loan balance is about 1.5e13", unit="cny"
+    ),
     # Loan-size caps in CNY: the caps China has set are 200k (online consumer,
     # 2024-2025 measures), 300k (individual, 2020-11 draft), 1m (business, 2020-11 draft);
     # a cap of 1bn CNY or more is how a scenario before 2020-11 writes "no cap".

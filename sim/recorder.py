@@ -101,7 +101,7 @@ class Recorder:
 
     def record_opening(self, model: MarketModel) -> None:
         """Store the opening book (the market before its first month)."""
-        self.opening_outstanding = model.population.outstanding_by(model.book.n)[0]
+        self.opening_outstanding = model.market.outstanding_by_originator()
         self.exits = model.regulator.exits  # the regulator's own record, read at the end
 
     def record_month(self, model: MarketModel, tallies: dict[str, float]) -> None:
@@ -109,11 +109,13 @@ class Recorder:
         book, market = model.book, model.market
         t = model.month - model.start
         self.rate_volume[t] = market.rate_volume
-        by_originator, by_funder, npl_by_funder = model.population.outstanding_by(book.n)
+        performing, performing_funded = model.population.outstanding_by(book.n)
+        by_originator = performing + book.originated_npl()  # gross: NPLs included
+        by_funder = performing_funded + book.npl
         figures = {
             **tallies,
             "outstanding": float(by_originator.sum()),
-            "npl": float(npl_by_funder.sum()),
+            "npl": float(book.npl.sum()),
             "n_active": float(book.active.sum()),
             **{name: float(count) for name, count in model.events.items()},
         }
@@ -126,7 +128,7 @@ class Recorder:
                 "new_lending": market.new_originated,
                 "new_funded": market.new_funded,
                 "rate_x_lending": market.rate_x_new,
-                "npl": npl_by_funder,
+                "npl": book.npl.copy(),
                 "equity": book.equity.copy(),
                 "active": book.active.astype(float),
                 "technology": book.technology.copy(),

@@ -306,7 +306,7 @@ class Regulator:
 
     def _shares(self) -> np.ndarray:
         """Each lender's share of outstanding balance (by originator)."""
-        outstanding = self.model.population.outstanding_by(self.model.book.n)[0]
+        outstanding = self.model.market.outstanding_by_originator()
         total = outstanding[outstanding > 0].sum()
         return outstanding / total if total > 0 else np.zeros_like(outstanding)
 

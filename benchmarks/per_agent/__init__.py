@@ -31,9 +31,8 @@ class PerAgentMarket(Market):
         model = self.model
         book = model.book
         minimum = model.regulator.levers.co_lending_min_own_share
-        moved, moved_npl, back, back_npl = model.population.raise_own_share(minimum, book.n)
+        moved, back = model.population.raise_own_share(minimum, book.n)
         book.loans += moved - back
-        book.npl += moved_npl - back_npl
         book.cash += back - moved
 
 

@@ -38,20 +38,17 @@ class Month:
         n_lenders: int,
         hazard_multiplier: np.ndarray,
         prepayment_rate: float,
-        writeoff_months: int,
         apply_prob: list[float],
         rng: np.random.Generator,
     ) -> None:
         self.hazard_multiplier = [float(h) for h in hazard_multiplier]
         self.prepayment_rate = prepayment_rate
-        self.writeoff_months = writeoff_months
         self.apply_prob = apply_prob
         self.rng = rng
         self.interest = [0.0] * n_lenders
         self.principal = [0.0] * n_lenders
         self.new_npl = [0.0] * n_lenders
-        self.written_off = [0.0] * n_lenders
-        self.defaulted = [0.0] * n_lenders  # by originator, whole loans
+        self.defaulted = [0.0] * n_lenders  # by originator
         self.expected_defaults = [0.0] * n_lenders  # what the originators' pricing expected
         self.matured = 0
         self.applicants: list[int] = []
@@ -283,20 +280,14 @@ class BorrowerAgent(mesa.Agent):
             flows[self.funder] += amount * (1.0 - own)
 
     def _service(self, month: Month) -> None:
-        if self.npl_age > 0:
-            self.npl_age += 1
-            if self.npl_age > month.writeoff_months:
-                self._split(month.written_off, self.balance)
-                self.close()
-                month.matured += 1
-            return
+        """A month of the loan: the hazard's fraction defaults, the rest pays."""
         month.expected_defaults[self.lender] += self.balance * self.priced_hazard
-        if month.rng.random() < self.hazard * month.hazard_multiplier[self.lender]:
-            self.npl_age = 1
-            month.defaulted[self.lender] += self.balance
-            self._split(month.new_npl, self.balance)
-            return
-        balance = self.balance
+        hazard = min(self.hazard * month.hazard_multiplier[self.lender], 1.0)
+        defaulting = self.balance * hazard
+        month.defaulted[self.lender] += defaulting
+        self._split(month.new_npl, defaulting)
+        balance = self.balance - defaulting
+        self.payment *= 1.0 - hazard
         interest = balance * self.rate / 12.0
         own = self.own_share
         if own < 1.0:  # the partner earns its rate on its part, the originator the rest
@@ -342,22 +333,18 @@ class BorrowerAgent(mesa.Agent):
         self.months_left = months_left
         self.payment = amount / max(months_left, 1)
         self.online = online
-        self.npl_age = 0
 
     def raise_own_share(self, minimum: float, flows: list[list[float]], weight: float) -> None:
         """Bring a co-lent loan up to own share ``minimum``: the originator buys the gap.
 
-        ``flows`` are ``[moved, moved_npl, back, back_npl]`` per lender (CNY):
-        what the originator takes over and what its partner gives up.
+        ``flows`` are ``[moved, back]`` per lender (CNY): what the originator
+        takes over and what its partner gives up.
         """
         if self.lender == NO_LENDER or self.funder == NO_LENDER or self.own_share >= minimum:
             return
         amount = self.balance * (minimum - self.own_share) * weight
         flows[0][self.lender] += amount
-        flows[2][self.funder] += amount
-        if self.npl_age > 0:
-            flows[1][self.lender] += amount
-            flows[3][self.funder] += amount
+        flows[1][self.funder] += amount
         self.own_share = minimum
 
     def close(self) -> None:
@@ -367,4 +354,3 @@ class BorrowerAgent(mesa.Agent):
         self.own_share = 1.0
         self.balance = 0.0
         self.months_left = 0
-        self.npl_age = 0

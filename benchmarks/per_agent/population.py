@@ -80,13 +80,11 @@ LOAN_STATE = (
     "payment",
     "months_left",
     "online",
-    "npl_age",
 )
 LOAN_DTYPES = {
     "lender": np.int32,
     "funder": np.int32,
     "months_left": np.int32,
-    "npl_age": np.int32,
     "online": bool,
 }
 
@@ -168,7 +166,6 @@ class MesaBorrowerPopulation:
         n_lenders: int,
         hazard_multiplier: np.ndarray,
         prepayment_rate: float,
-        writeoff_months: int,
         rng: np.random.Generator,
     ) -> ServicingFlows:
         """Step every borrower in random order: service its loan, decide whether to apply."""
@@ -179,7 +176,6 @@ class MesaBorrowerPopulation:
             n_lenders,
             hazard_multiplier,
             prepayment_rate,
-            writeoff_months,
             self._apply_prob(self._growth),
             rng,
         )
@@ -191,7 +187,6 @@ class MesaBorrowerPopulation:
             np.array(month.interest) * w,
             np.array(month.principal) * w,
             np.array(month.new_npl) * w,
-            np.array(month.written_off) * w,
             month.matured,
             np.array(month.defaulted) * w,
             np.array(month.expected_defaults) * w,
@@ -320,19 +315,16 @@ class MesaBorrowerPopulation:
                 float(priced_pd[k]),
             )
 
-    def raise_own_share(
-        self, minimum: float, n_lenders: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def raise_own_share(self, minimum: float, n_lenders: int) -> tuple[np.ndarray, np.ndarray]:
         """Bring co-lent loans up to own share ``minimum``, agent by agent.
 
-        Returns per lender (CNY) what originators take over and its
-        non-performing part, and what partners give up and its non-performing part.
+        Returns per lender (CNY) what originators take over and what partners give up.
         """
-        flows = [[0.0] * n_lenders for _ in range(4)]
+        flows = [[0.0] * n_lenders for _ in range(2)]
         for agent in self.agents:
             agent.raise_own_share(minimum, flows, self.weight)
-        moved, moved_npl, back, back_npl = (np.array(f) for f in flows)
-        return moved, moved_npl, back, back_npl
+        moved, back = (np.array(f) for f in flows)
+        return moved, back
 
     def split_by_funder(self, idx: np.ndarray, amount: np.ndarray, n_lenders: int) -> np.ndarray:
         """Per-lender totals of ``amount`` (per real borrower), split by funding share."""
@@ -341,30 +333,24 @@ class MesaBorrowerPopulation:
             self.agents[i]._split(total, a)
         return np.array(total) * self.weight
 
-    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outstanding (CNY) by originator, by funder split, and non-performing by funder split.
+    def outstanding_by(self, n_lenders: int) -> tuple[np.ndarray, np.ndarray]:
+        """Performing balance (CNY) by originator, and by funder split.
 
         The originators' parts and the partners' are summed apart and then
         added, as the vectorised sums are, so the opening balance sheets agree
         to the last digit.
         """
-        by_originator, own, partners, npl_own, npl_partners = ([0.0] * n_lenders for _ in range(5))
+        by_originator, own, partners = ([0.0] * n_lenders for _ in range(3))
         for agent in self.agents:
             if agent.lender == NO_LENDER:
                 continue
             by_originator[agent.lender] += agent.balance
             own[agent.lender] += agent.balance * agent.own_share
-            if agent.npl_age > 0:
-                npl_own[agent.lender] += agent.balance * agent.own_share
             if agent.own_share < 1.0:
-                part = agent.balance * (1.0 - agent.own_share)
-                partners[agent.funder] += part
-                if agent.npl_age > 0:
-                    npl_partners[agent.funder] += part
+                partners[agent.funder] += agent.balance * (1.0 - agent.own_share)
         w = self.weight
         by_funder = np.array(own) + np.array(partners)
-        npl = np.array(npl_own) + np.array(npl_partners)
-        return np.array(by_originator) * w, by_funder * w, npl * w
+        return np.array(by_originator) * w, by_funder * w
 
     def partner_exposure(self, n_lenders: int) -> np.ndarray:
         """Partner-funded balance of each originator's co-lent loans, CNY."""

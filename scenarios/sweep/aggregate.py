@@ -9,6 +9,8 @@ directory and writes into the sweep directory
   and year: ``job``, the overridden parameters (one column each), ``scenario``,
   ``seed``, ``year`` and every column of the job's ``market_yearly.csv``;
 * ``sweep_lenders.parquet``: the same for ``lenders_yearly.csv``;
+* ``sweep_monthly.parquet``: the same for ``market_monthly``, one row per
+  complete job and month, the parameters as columns;
 * ``sweep_jobs.csv``: one row per job with its status;
 * ``failed.csv``: each job that is not complete (failed, interrupted, still
   running after a kill, or never started) with its error;
@@ -52,12 +54,16 @@ AGGREGATE_FILES = (
     "sweep_yearly.parquet",
     "sweep_yearly.csv",
     "sweep_lenders.parquet",
+    "sweep_monthly.parquet",
     "sweep_jobs.csv",
     "failed.csv",
     "comparison.csv",
+    "comparison_yearly.csv",
+    "exceedance.csv",
     "summary.md",
     "concentration.png",
     "type_shares.png",
+    "dose_response.png",
     "heatmap.png",
 )
 """Every file aggregation and comparison can write into a sweep directory."""
@@ -126,13 +132,15 @@ def combine(records: Sequence[JobRecord]) -> dict[str, pd.DataFrame]:
 
     Returns:
         ``yearly`` (every market_yearly row), ``lenders`` (every lenders_yearly
-        row), ``jobs`` (one row per job) and ``failed`` (jobs not complete).
+        row), ``monthly`` (every market_monthly row, empty unless the records
+        hold them), ``jobs`` (one row per job) and ``failed`` (jobs not complete).
     """
     jobs = jobs_table(records)
     failed = jobs.loc[jobs["status"] != "complete"].drop(columns=["config_hash"])
     return {
         "yearly": _long(records, jobs, "yearly", ["year"]),
         "lenders": _long(records, jobs, "lenders", ["year", "lender_id"]),
+        "monthly": _long(records, jobs, "monthly", ["month"]),
         "jobs": jobs,
         "failed": failed.reset_index(drop=True),
     }
@@ -146,6 +154,7 @@ def write_tables(tables: dict[str, pd.DataFrame], sweep_dir: Path) -> list[Path]
         write_parquet(tables["yearly"], sweep_dir / "sweep_yearly.parquet"),
         write_csv(tables["yearly"], sweep_dir / "sweep_yearly.csv"),
         write_parquet(tables["lenders"], sweep_dir / "sweep_lenders.parquet"),
+        write_parquet(tables["monthly"], sweep_dir / "sweep_monthly.parquet"),
         write_csv(tables["jobs"], sweep_dir / "sweep_jobs.csv"),
         write_csv(tables["failed"], sweep_dir / "failed.csv"),
     ]
@@ -186,7 +195,7 @@ def aggregate(
     sweep_dir: Path, expected: list[list[str]] | None = None, out_dir: Path | None = None
 ) -> dict[str, pd.DataFrame]:
     """Read the sweep in ``sweep_dir``, write its tables into ``out_dir`` (default: there)."""
-    records = collect_sweep(Path(sweep_dir), expected)
+    records = collect_sweep(Path(sweep_dir), expected, monthly=True)
     tables = combine(records)
     write_tables(tables, Path(out_dir) if out_dir is not None else Path(sweep_dir))
     n_failed = len(tables["failed"])

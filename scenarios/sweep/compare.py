@@ -1,32 +1,37 @@
 """Side-by-side comparison of policy points across seeds, paired against a baseline.
 
     python -m scenarios.sweep.compare SWEEP_DIR [SWEEP_DIR|RUN_DIR ...] [--baseline OVERRIDES]
-        [--out DIR]
+        [--threshold hhi=1800 ...] [--half-width hhi=100 ...] [--out DIR]
 
-(``python -m scenarios.compare`` runs the same.)
+(``python -m scenarios.compare`` and ``lendsim-compare`` run the same.)
 
 Each argument is a sweep directory (a multirun) or a plain run directory. A
 *policy point* is one combination of the parameters that differ between jobs
 (``seed`` aside); its seeds are its replications. ``--baseline`` names the
 baseline point by its overrides (``regulation.rate_cap_apr=0.24``, several
-joined by commas); by default it is the first point. Writes into ``--out``
+joined by commas); by default it is the first point. The metrics are every
+column of the runs' yearly table known to :mod:`scenarios.sweep.registry`
+(concentration, each lender type's share of balances and of new lending,
+served share, unmet demand by segment and by reason, NPL ratio, ...) and the
+exits by lender type counted from the lender table. Writes into ``--out``
 (default: the sweep directory when there is one, else
 ``outputs/comparisons/TIMESTAMP``):
 
-* ``comparison.csv``: per point and metric (hhi, cr5, online_share, avg_rate,
-  npl_ratio, n_active, exits, unmet), the mean and 5-95 % band across seeds in
-  the last year, the change from the first year (mean and band), and the paired
-  difference from the baseline in the last year (matched on seed) with a 95 %
-  t-interval; ``missing_seeds`` names seeds other points have and this one
-  lacks (failed or never run);
-* ``concentration.png``: HHI and CR5 by year, one line per point with its band,
-  the 1,800 line and the baseline's first-year HHI + 100 (2023 US merger
-  guidelines);
-* ``type_shares.png``: share of each lender type by year, one panel per type;
-* ``heatmap.png`` (two-parameter sweeps): last-year HHI and CR5 over the grid;
-* ``summary.md``: a short Markdown summary to paste into a report.
-
-The figures are drawn by :mod:`scenarios.sweep.figures`.
+* ``comparison_yearly.csv``: per point, metric and year, the mean and 5-95 %
+  band across seeds and the paired difference from the baseline in the same
+  year (matched on seed) with a 95 % t-interval, ``significant`` (the interval
+  excludes zero) and ``seeds_needed`` for an interval of ``half_width``
+  (:func:`scenarios.sweep.stats.seeds_needed`, from the observed paired sd);
+* ``comparison.csv``: the last year of that, with the change from the first
+  year (mean and band) and ``missing_seeds`` (seeds other points have and
+  this one lacks: failed or never run);
+* ``exceedance.csv``: per threshold (``--threshold``, default ``hhi>1800``)
+  and point, the seeds past it in the last year and the probability with a
+  95 % Wilson interval;
+* ``concentration.png``, ``type_shares.png`` (:mod:`scenarios.sweep.figures`),
+  ``dose_response.png`` (one numeric parameter) and ``heatmap.png`` (two;
+  :mod:`scenarios.sweep.response_figures`);
+* ``summary.md``: a short Markdown report (:mod:`scenarios.sweep.summary`).
 """
 
 from __future__ import annotations
@@ -44,21 +49,31 @@ import pandas as pd
 
 from scenarios.sweep.aggregate import combine
 from scenarios.sweep.figures import (
-    FORMATS,
     format_value,
     plot_concentration,
-    plot_heatmap,
     plot_type_shares,
     sweep_caption,
 )
 from scenarios.sweep.io import collect, convert, is_run_dir, override_key
-from scenarios.sweep.stats import BAND, CONFIDENCE, changes, paired_difference, summarize
+from scenarios.sweep.paired import (
+    comparison_table,
+    exceedance_table,
+    resolution_summary,
+    yearly_comparison,
+)
+from scenarios.sweep.registry import EXIT_PREFIX, metric, point_display, present
+from scenarios.sweep.response_figures import plot_dose_response, plot_heatmap
+from scenarios.sweep.summary import summary_markdown
+from scenarios.sweep.threshold import Threshold, parse_threshold
 from sim.output.atomic import atomic_write_text, write_csv
 
 log = logging.getLogger(__name__)
 
 METRICS = ("hhi", "cr5", "online_share", "avg_rate", "npl_ratio", "n_active", "exits", "unmet")
-"""Market metrics compared, columns of ``market_yearly.csv``."""
+"""The core market metrics, columns of ``market_yearly.csv`` (compared whenever present)."""
+
+DEFAULT_THRESHOLDS = (Threshold("hhi", ">", 1800.0),)
+"""Exceedance reported unless other thresholds are given: HHI above 1,800."""
 
 _NOT_PARAMETERS = ("job", "seed", "status", "error", "config_hash", "directory", "source")
 
@@ -66,14 +81,40 @@ _NOT_PARAMETERS = ("job", "seed", "status", "error", "config_hash", "directory",
 # --- loading -----------------------------------------------------------------------------
 
 
+def exits_by_type(lenders: pd.DataFrame) -> pd.DataFrame:
+    """Exits per job, year and lender type (``exits_<type>`` columns) from a lender table.
+
+    A lender exits in the year its ``exit_cause`` is set; types without an
+    exit count zero. Empty (no rows, only ``job`` and ``year``) without the columns.
+    """
+    needed = {"job", "year", "lender_type", "exit_cause"}
+    if lenders.empty or not needed <= set(lenders.columns):
+        return pd.DataFrame(columns=["job", "year"])
+    left = lenders["exit_cause"].fillna("").astype(str) != ""
+    counts = (
+        lenders.assign(_exit=left.astype(int))
+        .pivot_table(index=["job", "year"], columns="lender_type", values="_exit", aggfunc="sum",
+                     fill_value=0)
+        .add_prefix(EXIT_PREFIX)
+    )
+    counts.columns.name = None
+    return counts.reset_index()
+
+
 def load(dirs: Sequence[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Jobs and yearly market tables of every directory, stacked, with a ``source`` column."""
+    """Jobs and yearly tables of every directory, stacked, with ``source`` and exits by type."""
     jobs, yearly = [], []
     for i, directory in enumerate(dirs):
-        tables = combine(collect(Path(directory), lenders=False))
+        tables = combine(collect(Path(directory), lenders=True))
         source = f"{i}:{Path(directory).name}"
+        year_table = tables["yearly"]
+        exits = exits_by_type(tables["lenders"])
+        if len(exits.columns) > 2 and not year_table.empty:
+            year_table = year_table.merge(exits, on=["job", "year"], how="left")
+            added = [c for c in exits.columns if c.startswith(EXIT_PREFIX)]
+            year_table[added] = year_table[added].fillna(0)
         jobs.append(tables["jobs"].assign(source=source))
-        yearly.append(tables["yearly"].assign(source=source))
+        yearly.append(year_table.assign(source=source))
     return pd.concat(jobs, ignore_index=True), pd.concat(yearly, ignore_index=True)
 
 
@@ -137,137 +178,6 @@ def find_baseline(points: pd.DataFrame, keys: Sequence[str], spec: dict[str, Any
     raise ValueError(f"no point matches baseline {spec}; points: {points['point'].tolist()}")
 
 
-# --- statistics --------------------------------------------------------------------------
-
-
-def by_seed(yearly: pd.DataFrame, point: str, year: int, metric: str) -> dict[int, float]:
-    """``metric`` of ``point`` in ``year`` by seed (mean if a seed appears twice)."""
-    rows = yearly[(yearly["point"] == point) & (yearly["year"] == year)]
-    return {int(s): float(v) for s, v in rows.groupby("seed")[metric].mean().items()}
-
-
-def comparison_table(
-    yearly: pd.DataFrame,
-    points: pd.DataFrame,
-    keys: Sequence[str],
-    baseline: str,
-    all_seeds: Sequence[int],
-    metrics: Sequence[str] = METRICS,
-) -> pd.DataFrame:
-    """Per point and metric: last-year summary, change from the first year, paired difference."""
-    first, last = int(yearly["year"].min()), int(yearly["year"].max())
-    rows = []
-    for p in points.to_dict("records"):
-        label = p["point"]
-        present = sorted({int(s) for s in yearly.loc[yearly["point"] == label, "seed"]})
-        missing = sorted(set(all_seeds) - set(present))
-        for metric in metrics:
-            lasts = by_seed(yearly, label, last, metric)
-            firsts = by_seed(yearly, label, first, metric)
-            level = summarize(list(lasts.values()))
-            change = summarize(list(changes(firsts, lasts).values()))
-            diff = paired_difference(lasts, by_seed(yearly, baseline, last, metric))
-            rows.append(
-                {
-                    "point": label,
-                    **{k: p[k] for k in keys},
-                    "metric": metric,
-                    "baseline": label == baseline,
-                    "first_year": first,
-                    "last_year": last,
-                    "n_seeds": len(present),
-                    "missing_seeds": " ".join(map(str, missing)),
-                    "mean": level.mean,
-                    "p05": level.low,
-                    "p95": level.high,
-                    "change_mean": change.mean,
-                    "change_p05": change.low,
-                    "change_p95": change.high,
-                    "diff_mean": diff.mean,
-                    "diff_ci_low": diff.ci_low,
-                    "diff_ci_high": diff.ci_high,
-                    "n_pairs": diff.n,
-                }
-            )
-    return pd.DataFrame(rows)
-
-
-# --- summary -----------------------------------------------------------------------------
-
-
-def _cell(metric: str, value: float) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else FORMATS[metric].format(value)
-
-
-def _signed(metric: str, value: float) -> str:
-    text = _cell(metric, value)
-    return text if text == "n/a" or text.startswith("-") else "+" + text
-
-
-def summary_markdown(
-    table: pd.DataFrame,
-    baseline: str,
-    failed: pd.DataFrame,
-    sources: Sequence[str],
-    figures: Sequence[Path],
-) -> str:
-    """A short Markdown report of the comparison."""
-    first, last = int(table["first_year"].iloc[0]), int(table["last_year"].iloc[0])
-    points = list(dict.fromkeys(table["point"]))
-    seeds = table.groupby("point", sort=False)["n_seeds"].first()
-    lines = [
-        "# Policy comparison",
-        "",
-        f"Sources: {', '.join(sources)}. {len(points)} policy points; baseline: **{baseline}**.",
-        f"Values are for {last} (mean across seeds, {BAND[0]:g}-{BAND[1]:g} % band in brackets);",
-        f"differences are paired by seed against the baseline, with a {CONFIDENCE:.0%} "
-        "t-interval. HHI on the 0-10,000 scale; above 1,800 is highly concentrated and a rise "
-        "of more than 100 significant (2023 US merger guidelines).",
-        "",
-        f"| point | seeds | HHI {last} | HHI change since {first} | HHI vs baseline [CI] "
-        f"| CR5 {last} | online share | avg rate | NPL ratio | active lenders |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    t = table.set_index(["point", "metric"])
-    for point in points:
-        if int(seeds[point]) == 0:
-            lines.append(f"| {point} | 0 | no complete seed |" + " |" * 7)
-            continue
-        h = t.loc[(point, "hhi")]
-        diff = (
-            "baseline"
-            if point == baseline
-            else f"{_signed('hhi', h['diff_mean'])} [{_signed('hhi', h['diff_ci_low'])}, "
-            f"{_signed('hhi', h['diff_ci_high'])}]"
-        )
-        cells = [
-            point,
-            str(int(seeds[point])),
-            f"{_cell('hhi', h['mean'])} ({_cell('hhi', h['p05'])}-{_cell('hhi', h['p95'])})",
-            _signed("hhi", h["change_mean"]),
-            diff,
-            *(_cell(m, t.loc[(point, m), "mean"]) for m in ("cr5", "online_share", "avg_rate")),
-            _cell("npl_ratio", t.loc[(point, "npl_ratio"), "mean"]),
-            _cell("n_active", t.loc[(point, "n_active"), "mean"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    missing = table.groupby("point", sort=False)["missing_seeds"].first()
-    missing = missing[missing != ""]
-    lines.append("")
-    if missing.empty:
-        lines.append("Every point has every seed.")
-    else:
-        lines.append("**Points missing seeds** (failed or not run; see failed.csv):")
-        lines += [f"- {point}: seed {seeds_}" for point, seeds_ in missing.items()]
-    if not failed.empty:
-        lines += ["", f"**{len(failed)} job(s) not complete:**"]
-        for row in failed.itertuples():
-            error = str(row.error).splitlines()[0][:200] if row.error else ""
-            lines.append(f"- job {row.job} ({row.point}, seed {row.seed}): {row.status}. {error}")
-    lines += ["", "Figures: " + ", ".join(f"`{p.name}`" for p in figures), ""]
-    return "\n".join(lines)
-
-
 # --- entry points ------------------------------------------------------------------------
 
 
@@ -276,17 +186,24 @@ def compare(
     baseline: str | None = None,
     out_dir: Path | None = None,
     baseline_fallback: bool = False,
+    thresholds: Sequence[Threshold] = DEFAULT_THRESHOLDS,
+    half_width: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Compare the policy points in ``dirs``; write the table, figures and summary.
+    """Compare the policy points in ``dirs``; write the tables, figures and summary.
 
     With ``baseline_fallback`` a ``baseline`` that matches no point (e.g. a
     sweep run with other values than its file lists) falls back to the first
-    point with a warning instead of raising ValueError.
+    point with a warning instead of raising ValueError. ``thresholds`` give
+    the exceedance table; ``half_width`` overrides the registry's half-width
+    per metric for the seeds needed.
 
     Returns:
-        ``table`` (the comparison), ``baseline`` (its label), ``out_dir`` and ``files``.
+        ``table`` (the comparison), ``yearly_table``, ``exceedance``, ``baseline``
+        (its label), ``out_dir`` and ``files``.
     """
     dirs = [Path(d) for d in dirs]
+    for name in half_width or {}:
+        metric(name)  # an unknown metric is refused, naming the known ones
     if out_dir is None:
         sweeps = [d for d in dirs if not is_run_dir(d)]
         out_dir = (
@@ -313,22 +230,58 @@ def compare(
         base = find_baseline(points, keys, {})
         log.warning("%s; comparing against the first point, %s", exc, base)
     all_seeds = sorted({int(s) for s in jobs["seed"].dropna()})
-    table = comparison_table(yearly, points, keys, base, all_seeds)
+    metrics = list(dict.fromkeys([*(m for m in METRICS if m in yearly), *present(yearly)]))
+    by_year = yearly_comparison(yearly, points, keys, base, metrics, half_width)
+    table = comparison_table(yearly, points, keys, base, all_seeds, metrics, by_year)
+    exceed = exceedance_table(yearly, points, keys, thresholds)
+    display = {p["point"]: point_display(p, keys) for p in points.to_dict("records")}
     order = list(points["point"])
-    files = [write_csv(table, out_dir / "comparison.csv")]
+    files = [
+        write_csv(table, out_dir / "comparison.csv"),
+        write_csv(by_year, out_dir / "comparison_yearly.csv"),
+        write_csv(exceed, out_dir / "exceedance.csv"),
+    ]
     caption = sweep_caption(jobs)
     figures = [
-        plot_concentration(yearly, order, base, out_dir, caption),
-        plot_type_shares(yearly, order, out_dir, caption),
+        plot_concentration(yearly, order, base, out_dir, caption, display),
+        plot_type_shares(yearly, order, out_dir, caption, base, display),
     ]
-    heatmap = plot_heatmap(table, keys, out_dir, caption)
-    if heatmap is not None:
-        figures.append(heatmap)
+    for extra in (plot_dose_response(table, keys, out_dir, caption),
+                  plot_heatmap(table, keys, out_dir, caption)):
+        if extra is not None:
+            figures.append(extra)
     failed = jobs[jobs["status"] != "complete"]
     sources = [str(d) for d in dirs]
-    text = summary_markdown(table, base, failed, sources, figures)
+    resolution = resolution_summary(table, metrics)
+    text = summary_markdown(table, base, failed, sources, figures, resolution, exceed, display)
     files += [*figures, atomic_write_text(out_dir / "summary.md", text)]
-    return {"table": table, "baseline": base, "out_dir": out_dir, "files": files}
+    return {
+        "table": table,
+        "yearly_table": by_year,
+        "exceedance": exceed,
+        "baseline": base,
+        "out_dir": out_dir,
+        "files": files,
+    }
+
+
+def _metric_value(text: str) -> tuple[str, float]:
+    """``hhi=100`` as ``("hhi", 100.0)`` (argparse type; the metric must be known)."""
+    name, sep, value = text.partition("=")
+    try:
+        metric(name)
+        if not sep:
+            raise ValueError(f"{text!r}: expected METRIC=VALUE")
+        return name, float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _threshold(text: str) -> Threshold:
+    try:
+        return parse_threshold(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -342,13 +295,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="overrides naming the baseline point, e.g. regulation.rate_cap_apr=0.24",
     )
+    parser.add_argument(
+        "--threshold", action="append", type=_threshold, default=None,
+        help="exceedance threshold, e.g. hhi=1800 (read as hhi>1800), served_share<0.65; "
+        "repeat; default hhi>1800",
+    )
+    parser.add_argument(
+        "--half-width", action="append", type=_metric_value, default=None,
+        help="half-width to resolve for the seeds needed, e.g. hhi=100 (repeat)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output directory")
     args = parser.parse_args(argv)
     for directory in args.dirs:
         if not directory.is_dir():
             parser.error(f"{directory}: not a directory")
     try:
-        result = compare(args.dirs, baseline=args.baseline, out_dir=args.out)
+        result = compare(
+            args.dirs,
+            baseline=args.baseline,
+            out_dir=args.out,
+            thresholds=args.threshold or DEFAULT_THRESHOLDS,
+            half_width=dict(args.half_width or []),
+        )
     except ValueError as exc:
         parser.exit(2, f"compare: {exc}\n")
     print(f"baseline: {result['baseline']}")

@@ -28,6 +28,7 @@ from sim.output.result import process_alive, read_result
 
 MARKET_TABLE = "market_yearly.csv"
 LENDERS_TABLE = "lenders_yearly.csv"
+MONTHLY_TABLE = "market_monthly.parquet"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
@@ -45,6 +46,7 @@ class JobRecord:
     config_hash: str | None = None
     yearly: pd.DataFrame | None = field(default=None, repr=False)
     lenders: pd.DataFrame | None = field(default=None, repr=False)
+    monthly: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def override_key(text: str) -> tuple[str, str]:
@@ -135,9 +137,13 @@ def scan_job_dirs(sweep_dir: Path) -> list[tuple[int | None, list[str], Path]]:
 
 
 def load_job(
-    job: int, overrides: list[str], directory: Path | None, lenders: bool = True
+    job: int,
+    overrides: list[str],
+    directory: Path | None,
+    lenders: bool = True,
+    monthly: bool = False,
 ) -> JobRecord:
-    """Read one job's status and (when complete) its tables."""
+    """Read one job's status and (when complete) its tables (the monthly one if asked)."""
     record = JobRecord(job=job, overrides=list(overrides), directory=directory)
     seed = parameters(overrides).get("seed")
     if seed is not None and isinstance(convert(seed), int):
@@ -174,9 +180,11 @@ def load_job(
         record.yearly = pd.read_csv(Path(directory) / MARKET_TABLE)
         if lenders:
             record.lenders = pd.read_csv(Path(directory) / LENDERS_TABLE)
+        if monthly and (Path(directory) / MONTHLY_TABLE).is_file():  # absent: no monthly rows
+            record.monthly = pd.read_parquet(Path(directory) / MONTHLY_TABLE)
     except (OSError, ValueError) as exc:
         record.status, record.error = "failed", f"unreadable table: {exc}"
-        record.yearly = record.lenders = None
+        record.yearly = record.lenders = record.monthly = None
     return record
 
 
@@ -184,6 +192,7 @@ def collect_sweep(
     sweep_dir: Path,
     expected: list[list[str]] | None = None,
     lenders: bool = True,
+    monthly: bool = False,
 ) -> list[JobRecord]:
     """Every job of the sweep in ``sweep_dir``, in job order.
 
@@ -192,6 +201,7 @@ def collect_sweep(
         expected: Each job's overrides in job order; by default read from
             ``multirun.yaml``. Without either, the job directories found are used.
         lenders: Also read each job's lender table.
+        monthly: Also read each job's monthly market table.
     """
     sweep_dir = Path(sweep_dir)
     if expected is None:
@@ -202,7 +212,7 @@ def collect_sweep(
             found, key=lambda f: (f[0] is None, f[0] if f[0] is not None else 0, str(f[2]))
         )
         return [
-            load_job(num if num is not None else i, overrides, path, lenders)
+            load_job(num if num is not None else i, overrides, path, lenders, monthly)
             for i, (num, overrides, path) in enumerate(ordered)
         ]
     by_overrides: dict[tuple[str, ...], Path] = {}
@@ -216,7 +226,7 @@ def collect_sweep(
         path = by_overrides.get(tuple(overrides))
         if path is None and i in by_number and set(by_number[i][0]) == set(overrides):
             path = by_number[i][1]
-        records.append(load_job(i, overrides, path, lenders))
+        records.append(load_job(i, overrides, path, lenders, monthly))
     return records
 
 

@@ -105,3 +105,57 @@ def missing_seeds(expected: ArrayLike, present: ArrayLike) -> list[int]:
     """Seeds of ``expected`` not in ``present``, sorted."""
     have = {int(s) for s in np.asarray(present).ravel()}
     return sorted({int(s) for s in np.asarray(expected).ravel()} - have)
+
+
+def significant(diff: PairedDifference) -> bool:
+    """True when the interval on a paired difference lies wholly above or below zero."""
+    if not (np.isfinite(diff.ci_low) and np.isfinite(diff.ci_high)):
+        return False
+    return bool(diff.ci_low > 0 or diff.ci_high < 0)
+
+
+def seeds_needed(sd: float, half_width: float, confidence: float = CONFIDENCE) -> float:
+    """Seeds for a ``confidence`` interval of half-width ``half_width`` on a paired mean.
+
+    ``n = ceil((z * sd / h) ** 2)`` with ``z`` the normal quantile at
+    ``0.5 + confidence / 2`` (1.96 at 95 %), at least 2 (a t-interval needs
+    two pairs); nan when ``sd`` is not finite or ``half_width`` not positive.
+    """
+    if not (np.isfinite(sd) and np.isfinite(half_width)) or half_width <= 0:
+        return float("nan")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return float(max(2, int(np.ceil((z * sd / half_width) ** 2 - 1e-9))))
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """``k`` of ``n`` with a Wilson score interval."""
+
+    k: int
+    n: int
+    p: float
+    low: float
+    high: float
+
+
+def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Proportion:
+    """The share ``k / n`` with its Wilson score interval (nan for ``n = 0``).
+
+    ``(p + z^2/2n +/- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``z``
+    the normal quantile at ``0.5 + confidence / 2``.
+
+    Raises:
+        ValueError: ``k`` is negative or above ``n``.
+    """
+    if n < 0 or k < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return Proportion(0, 0, np.nan, np.nan, np.nan)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    denominator = 1 + z * z / n
+    low = 0.0 if k == 0 else max(0.0, (centre - spread) / denominator)
+    high = 1.0 if k == n else min(1.0, (centre + spread) / denominator)
+    return Proportion(int(k), int(n), float(p), float(low), float(high))

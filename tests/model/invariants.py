@@ -48,10 +48,13 @@ class CheckedModel(MarketModel):
 
 
 def check_month(model: MarketModel, month: int) -> np.ndarray:
-    """Balance sheets, loan books and signs after a month; return outstanding by originator."""
+    """Balance sheets, loan books and signs after a month; return outstanding by originator
+    (performing loans and NPLs, as the tables count it).
+    """
     book, pop = model.book, model.population
     label = format_month(month)
-    by_originator, funded, npl = pop.outstanding_by(book.n)
+    by_originator, performing = pop.outstanding_by(book.n)
+    funded = performing + book.npl  # gross: the performing loans and the NPLs
     scale = max(float(np.abs(book.loans).sum()), float(np.abs(book.equity).sum()), 1.0)
     residual = book.balance_residual()
     assert np.all(np.isfinite(residual)), f"{label}: non-finite balance sheet"
@@ -63,8 +66,16 @@ def check_month(model: MarketModel, month: int) -> np.ndarray:
         f"{label}: booked loans differ from the borrowers' balances by "
         f"{np.abs(book.loans - funded).max()!r}"
     )
-    assert np.allclose(book.npl, npl, rtol=REL, atol=REL * scale), f"{label}: npl"
+    assert np.allclose(book.npl, book.npl_by_age.sum(axis=1), rtol=REL, atol=REL * scale), (
+        f"{label}: npl differs from its ages"
+    )
     tol = -REL * scale
+    assert book.npl_by_age.min(initial=0.0) >= tol, f"{label}: negative aged npl"
+    originated_npl = book.originated_npl()
+    by_originator = by_originator + originated_npl
+    assert np.isclose(originated_npl.sum(), book.npl.sum(), rtol=REL, atol=REL * scale), (
+        f"{label}: NPLs by originator and by funder differ in total"
+    )
     for name in ("cash", "loans", "npl", "provisions", "debt"):
         assert getattr(book, name).min(initial=0.0) >= tol, f"{label}: negative {name}"
     assert np.all(book.npl <= book.loans - tol), f"{label}: npl above loans"

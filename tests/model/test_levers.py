@@ -50,23 +50,7 @@ LEVERS = [
     ),
     (("regulation.local_only_lending=false",), "online_share", "mean", 1),
     (("regulation.inspection_probability=0.5",), "inspections", "sum", 1),
-    (
-        (
-            "regulation.inspection_penalty=0.5",
-            "regulation.inspection_probability=0.2",
-            "behaviour.compliance_slack=2",
-        ),
-        "penalties",
-        "sum",
-        1,
-    ),
     (("regulation.acquisitions_allowed=false",), "acquisitions", "sum", -1),
-    (
-        (flat_path("financing_support", 1.0), "behaviour.funding_subsidy_max=0.05"),
-        "share_new_policy_lender",
-        "mean",
-        1,
-    ),
     (
         (flat_path("credit_data_coverage", 1.0), "behaviour.data_sharing_effect=1.0"),
         "served_share",
@@ -124,3 +108,38 @@ def test_timeline_change_takes_effect_in_its_month():
     assert a[before].equals(b[before])
     after = ~before
     assert a.loc[after, "avg_rate"].mean() < b.loc[after, "avg_rate"].mean()
+
+
+def test_inspection_fines_are_charged_when_lenders_overshoot():
+    """Overshooting lenders (slack 2), inspected (probability 0.2), pay fines at a fine of half.
+
+    A fine of half the equity charges penalties; the same inspections with no fine
+    charge none. Whether fines rise or fall as the fine grows is not a property:
+    deterrence cuts overshooting.
+    """
+    inspected = ("regulation.inspection_probability=0.2", "behaviour.compliance_slack=2")
+    fined = metric((*inspected, "regulation.inspection_penalty=0.5"), "penalties")
+    unfined = metric((*inspected, "regulation.inspection_penalty=0"), "penalties")
+    assert fined > 0 and unfined == 0, (fined, unfined)
+
+
+def test_financing_support_cuts_state_funded_lenders_funding_cost():
+    """Full financing support (index 1) at a 5-point subsidy cuts policy lenders' cost of
+    funds by 5 points against no support (at least 0), and leaves banks' unchanged.
+    """
+    import numpy as np
+
+    from agents.lenders import PolicyLender
+    from sim.model import MarketModel
+    from tests.conftest import compose_config
+
+    rates = []
+    for support in (0.0, 1.0):
+        cfg = compose_config(
+            flat_path("financing_support", support), "behaviour.funding_subsidy_max=0.05"
+        )
+        model = MarketModel(cfg)
+        rates.append(model.market.funding_rates())
+    policy = model.book.of_type(PolicyLender.type_code)
+    np.testing.assert_allclose(rates[1][policy], np.maximum(rates[0][policy] - 0.05, 0.0))
+    np.testing.assert_allclose(rates[1][~policy], rates[0][~policy])

@@ -9,8 +9,9 @@ from tests.conftest import compose_config, run_tables
 
 
 def test_balance_sheet_identity_every_lender_every_month():
-    """Cash + loans - provisions == debt + equity for every lender in every month, and each
-    lender's booked loans equal the balances of the borrowers' loans it funds.
+    """Cash + loans - provisions == debt + equity for every lender in every month; each
+    lender's booked loans equal the performing balances of the borrowers' loans it funds
+    plus its NPLs, and its NPLs equal the sum of their ages.
     """
     model = MarketModel(compose_config("seed=3"))
     for _ in model.months:
@@ -18,9 +19,9 @@ def test_balance_sheet_identity_every_lender_every_month():
         book = model.book
         scale = max(float(np.abs(book.loans).max()), 1.0)
         assert np.abs(book.balance_residual()).max() <= 1e-9 * scale
-        _, funded, npl = model.population.outstanding_by(book.n)
-        assert np.allclose(book.loans, funded, rtol=1e-9, atol=1e-6 * scale)
-        assert np.allclose(book.npl, npl, rtol=1e-9, atol=1e-6 * scale)
+        _, performing = model.population.outstanding_by(book.n)
+        assert np.allclose(book.loans, performing + book.npl, rtol=1e-9, atol=1e-6 * scale)
+        assert np.allclose(book.npl, book.npl_by_age.sum(axis=1), rtol=1e-9, atol=1e-6 * scale)
         assert (book.debt >= 0).all() and (book.provisions >= -1e-6 * scale).all()
 
 
@@ -72,7 +73,7 @@ def test_initial_type_shares_follow_config():
     (lender drawn by size: binomial noise only, 3 points at this scale).
     """
     model = MarketModel(compose_config("seed=2", "market.n_borrowers=40000"))
-    by_originator, _, _ = model.population.outstanding_by(model.book.n)
+    by_originator, _ = model.population.outstanding_by(model.book.n)
     codes = model.book.type_code
     total = by_originator.sum()
     for code, (name, expected) in enumerate(

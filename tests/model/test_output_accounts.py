@@ -70,10 +70,11 @@ def test_rate_quantiles_are_ordered_and_under_the_cap(tables):
     assert (types["rate"] <= 0.24).all()
 
 
-def test_merger_review_blocks_deals_and_lowers_concentration():
+def test_merger_review_blocks_deals():
     """In the consolidation scenario, review at HHI 0 / rise 0 blocks the preferred buyer of
-    nearly every deal: fewer acquisitions and a lower 2030 HHI than with review off
-    (HHI threshold 10,000), which blocks none (same seed).
+    nearly every deal: fewer acquisitions than with review off (HHI threshold 10,000),
+    which blocks none (same seed). Its effect on HHI is not asserted: a lender nobody may
+    buy is wound down and its borrowers move to the lenders with room, often the largest.
     """
     small = ("scenario=consolidation", "market.n_borrowers=8000", "seed=2")
     off = run_tables(*small, "regulation.merger_review_hhi=10000")["market_yearly"]
@@ -82,4 +83,3 @@ def test_merger_review_blocks_deals_and_lowers_concentration():
     )["market_yearly"]
     assert off["deals_blocked"].sum() == 0 and strict["deals_blocked"].sum() > 0
     assert strict["acquisitions"].sum() < off["acquisitions"].sum()
-    assert strict["hhi"].iloc[-1] < off["hhi"].iloc[-1]

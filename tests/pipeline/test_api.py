@@ -71,7 +71,8 @@ def small_sweep(tmp_path_factory) -> api.SweepResult:
 
 def test_sweep_returns_its_tables(small_sweep):
     """Two caps x two seeds: four complete jobs in sweeper order, one yearly row per job and
-    year (2024, 2025), the lenders' rows and the comparison against the named baseline point.
+    year (2024, 2025), the lenders' rows, one monthly row per job and month, and the comparison
+    against the named baseline point.
     """
     result = small_sweep
     assert result.jobs["status"].tolist() == ["complete"] * 4
@@ -81,6 +82,11 @@ def test_sweep_returns_its_tables(small_sweep):
         [job, year] for job in range(4) for year in (2024, 2025)
     ]
     assert result.comparison is not None and len(result.lenders) > 0
+    monthly = result.monthly  # 24 months (2024-01 .. 2025-12) per job, parameters as columns
+    assert monthly is not None and len(monthly) == 4 * 24
+    assert monthly["job"].tolist() == [job for job in range(4) for _ in range(24)]
+    assert monthly["month"].iloc[:2].tolist() == ["2024-01", "2024-02"]
+    assert monthly["regulation.rate_cap_apr"].tolist() == [0.12] * 48 + [0.24] * 48
 
 
 def test_sweep_tables_read_the_same_in_pandas_and_duckdb(small_sweep):

@@ -19,7 +19,7 @@ BALANCE_SHEET = ("cash", "loans", "provisions", "debt", "equity", "npl", "profit
 
 def test_column_reads_are_views_of_the_live_rows() -> None:
     """A column read covers rows 0..n-1 only and shares memory with the storage."""
-    book = LenderBook(n_regions=3)
+    book = LenderBook(n_regions=3, writeoff_months=2)
     book.add(0, loans=10.0)
     book.add(1, loans=20.0)
     assert book.loans.shape == (2,)
@@ -31,7 +31,7 @@ def test_column_reads_are_views_of_the_live_rows() -> None:
 
 def test_in_place_update_and_assignment_write_the_storage() -> None:
     """``book.loans += x`` and ``book.loans = x`` change the live rows, not the spare ones."""
-    book = LenderBook(n_regions=2)
+    book = LenderBook(n_regions=2, writeoff_months=2)
     book.add(0, loans=10.0)
     book.add(0, loans=20.0)
     book.loans += np.array([1.0, 2.0])
@@ -42,7 +42,7 @@ def test_in_place_update_and_assignment_write_the_storage() -> None:
 
 def test_add_sets_identity_defaults_and_returns_the_row() -> None:
     """A new lender gets the next row, its type, no partner, active, other columns zero."""
-    book = LenderBook(n_regions=2)
+    book = LenderBook(n_regions=2, writeoff_months=2)
     assert book.add(2, equity=5.0) == 0
     assert book.add(3, markup=0.02) == 1
     np.testing.assert_array_equal(book.type_code, [2, 3])
@@ -56,7 +56,7 @@ def test_add_sets_identity_defaults_and_returns_the_row() -> None:
 @pytest.mark.parametrize("capacity", [1, 2, 64])
 def test_growing_past_the_capacity_keeps_every_value(capacity: int) -> None:
     """Adding 2 x capacity + 1 lenders (two doublings or more) loses no value of any row."""
-    book = LenderBook(n_regions=3, capacity=capacity)
+    book = LenderBook(n_regions=3, writeoff_months=2, capacity=capacity)
     n = 2 * capacity + 1
     for i in range(n):
         presence = np.array([i % 3 == 0, i % 3 == 1, i % 3 == 2])
@@ -72,7 +72,7 @@ def test_growing_past_the_capacity_keeps_every_value(capacity: int) -> None:
 
 def test_rows_of_type_and_per_lender() -> None:
     """``rows`` lists a type's ids ascending (active ones unless asked), ``per_lender`` maps."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     for code in (1, 0, 1, 1):
         book.add(code)
     book.active[2] = False
@@ -84,7 +84,7 @@ def test_rows_of_type_and_per_lender() -> None:
 
 def test_capital_ratio_by_hand() -> None:
     """Equity / loans: 10 / 100 = 0.1, 3 / 12 = 0.25, and infinite with no loans."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(0, equity=10.0, loans=100.0)
     book.add(0, equity=3.0, loans=12.0)
     book.add(0, equity=5.0, loans=0.0)
@@ -96,7 +96,7 @@ def test_capital_ratio_by_hand() -> None:
 
 def _consistent_book() -> LenderBook:
     """Three lenders whose balance sheets hold ``cash + loans - provisions == debt + equity``."""
-    book = LenderBook(n_regions=2)
+    book = LenderBook(n_regions=2, writeoff_months=2)
     # 50 + 100 - 2 = 148 = 118 + 30;  20 + 400 - 8 = 412 = 362 + 50;  5 + 0 - 0 = 5 = 0 + 5
     book.add(0, cash=50.0, loans=100.0, provisions=2.0, debt=118.0, equity=30.0, npl=4.0)
     book.add(1, cash=20.0, loans=400.0, provisions=8.0, debt=362.0, equity=50.0, npl=10.0)
@@ -111,7 +111,7 @@ def test_hand_built_book_is_consistent() -> None:
 
 def test_balance_residual_by_hand() -> None:
     """Residual = cash + loans - provisions - debt - equity: 1 + 10 - 2 - 3 - 4 = 2."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(0, cash=1.0, loans=10.0, provisions=2.0, debt=3.0, equity=4.0)
     assert book.balance_residual()[0] == pytest.approx(2.0)
 
@@ -148,9 +148,33 @@ def test_absorb_moves_the_balance_sheet_and_ors_presence() -> None:
     np.testing.assert_allclose(book.balance_residual(), 0.0, atol=1e-9)
 
 
+def test_absorb_moves_the_non_performing_book_by_age() -> None:
+    """The target's NPLs keep their ages in the acquirer: [1, 2] + [3, 4] = [4, 6]."""
+    book = _consistent_book()
+    book.npl_by_age[0] = [1.0, 2.0]
+    book.npl_by_age[1] = [3.0, 4.0]
+    book.npl_originated_by_age[1] = [5.0, 0.0]
+    book.absorb(0, 1)
+    np.testing.assert_array_equal(book.npl_by_age[0], [4.0, 6.0])
+    np.testing.assert_array_equal(book.npl_by_age[1], [0.0, 0.0])
+    np.testing.assert_array_equal(book.originated_npl(), [5.0, 0.0, 0.0])
+
+
+def test_a_default_is_written_off_writeoff_months_later() -> None:
+    """With a 3-month write-off, 10 defaulting in month 0 leaves in month 3, not before.
+
+    Months 0-2 write off nothing and hold the 10 at ages 0, 1, 2; month 3 writes it
+    off while booking month 3's 7 at age 0.
+    """
+    aged = np.zeros((1, 3))
+    left = [LenderBook.age_npl(aged, np.array([x]))[0] for x in (10.0, 0.0, 0.0, 7.0)]
+    assert left == [0.0, 0.0, 0.0, 10.0]
+    np.testing.assert_array_equal(aged[0], [7.0, 0.0, 0.0])
+
+
 def test_set_presence_national_is_every_region() -> None:
     """A national lender is present in all five regions and flagged national."""
-    book = LenderBook(n_regions=5)
+    book = LenderBook(n_regions=5, writeoff_months=2)
     row = book.add(0, home_region=3)
     book.set_presence(row, national=True, regions_served=1)
     assert book.national[row]
@@ -159,7 +183,7 @@ def test_set_presence_national_is_every_region() -> None:
 
 def test_set_presence_regional_wraps_around_from_home() -> None:
     """Home region 3 of 5, serving 3: regions 3, 4 and 0 (wrapping), nothing else."""
-    book = LenderBook(n_regions=5)
+    book = LenderBook(n_regions=5, writeoff_months=2)
     row = book.add(0, home_region=3)
     book.set_presence(row, national=True, regions_served=1)
     book.set_presence(row, national=False, regions_served=3)
@@ -169,7 +193,7 @@ def test_set_presence_regional_wraps_around_from_home() -> None:
 
 def test_set_presence_serving_more_regions_than_exist() -> None:
     """Serving 7 regions of 4 means every region once (the count is capped at 4)."""
-    book = LenderBook(n_regions=4)
+    book = LenderBook(n_regions=4, writeoff_months=2)
     row = book.add(0, home_region=2)
     book.set_presence(row, national=False, regions_served=7)
     assert not book.national[row]
@@ -178,7 +202,7 @@ def test_set_presence_serving_more_regions_than_exist() -> None:
 
 def test_set_presence_touches_only_its_row() -> None:
     """Setting one lender's presence leaves another lender's presence alone."""
-    book = LenderBook(n_regions=3)
+    book = LenderBook(n_regions=3, writeoff_months=2)
     other = book.add(0, home_region=0)
     row = book.add(0, home_region=1)
     book.set_presence(other, national=False, regions_served=1)
@@ -190,9 +214,10 @@ def _servicing_book() -> LenderBook:
     """One lender: cash 20, loans 1000 (npl 40), provisions 30, debt 790, equity 200.
 
     Identity: 20 + 1000 - 30 = 990 = 790 + 200. Operating cost 0.12 at technology
-    0.5, so the effective rate is 0.12 x (1 - 0.3 x 0.5) = 0.102.
+    0.5, so the effective rate is 0.12 x (1 - 0.3 x 0.5) = 0.102. Write-off after
+    2 months: the 40 of NPL defaulted 2 months ago, so it is written off now.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(
         0,
         cash=20.0,
@@ -204,6 +229,8 @@ def _servicing_book() -> LenderBook:
         operating_cost=0.12,
         technology=0.5,
     )
+    book.npl_by_age[0] = [0.0, 40.0]
+    book.npl_originated_by_age[0] = [0.0, 40.0]
     return book
 
 
@@ -211,7 +238,6 @@ FLOWS = ServicingFlows(
     interest=np.array([12.0]),
     principal=np.array([60.0]),
     new_npl=np.array([30.0]),
-    written_off=np.array([40.0]),
     matured=3,
     defaulted=np.array([30.0]),
     expected_defaults=np.array([20.0]),
@@ -240,6 +266,8 @@ def test_book_servicing_by_hand() -> None:
     assert book.equity[0] == pytest.approx(160.5)
     assert book.profit_ytd[0] == pytest.approx(-39.5)
     assert book.debt[0] == 790.0
+    np.testing.assert_allclose(book.npl_by_age[0], [30.0, 0.0])
+    np.testing.assert_allclose(book.originated_npl(), [30.0])
 
 
 def test_book_servicing_keeps_the_balance_identity() -> None:
@@ -257,12 +285,12 @@ def test_book_servicing_quiet_month_only_costs() -> None:
     Loans 1200, provisions 0.02 x 1200 = 24, debt 600 at 12 %: funding 6;
     opex 0.05 x 1200 / 12 = 5 (technology 0); equity 600 - 11 = 589, cash 24 - 11 = 13.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(
         0, cash=24.0, loans=1200.0, provisions=24.0, debt=600.0, equity=600.0, operating_cost=0.05
     )
     zero = np.zeros(1)
-    flows = ServicingFlows(zero, zero, zero, zero, 0, zero, zero)
+    flows = ServicingFlows(zero, zero, zero, 0, zero, zero)
     book.book_servicing(
         flows, recovery_rate=0.4, funding_rate=np.array([0.12]), provision_rate=0.02
     )
@@ -279,7 +307,7 @@ def test_rebalance_funding_by_hand() -> None:
     * cash 250, debt 300: repay the 200 above the buffer, so debt 100 and cash 50;
     * cash 250, debt 120: repay all 120, so debt 0 and cash 130.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(0, loans=1000.0, cash=-30.0, debt=500.0, equity=470.0)
     book.add(0, loans=1000.0, cash=250.0, debt=300.0, equity=950.0)
     book.add(0, loans=1000.0, cash=250.0, debt=120.0, equity=1130.0)

@@ -27,6 +27,8 @@ from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
 from sim.finance import technology_gain
 from sim.regulator import MAY_ACQUIRE, SELLABLE
 
+LT = LenderTypeConfig(size_sigma=1.0)  # a type block for the entrant-capital calls
+
 BANK = CommercialBank.type_code
 COOP = CreditCooperative.type_code
 PLATFORM = OnlinePlatform.type_code
@@ -102,7 +104,7 @@ def test_platform_national_exactly_at_the_cross_province_capital() -> None:
         licence_capital_binds_incumbents=False,
     )
     lt = LenderTypeConfig(regions_served=1)
-    book = LenderBook(n_regions=4)
+    book = LenderBook(n_regions=4, writeoff_months=2)
     up = book.add(PLATFORM, equity=5e9, home_region=1)
     down = book.add(PLATFORM, equity=4.9e9, home_region=2)
     stay = book.add(PLATFORM, equity=1e9, home_region=3)
@@ -120,7 +122,7 @@ def test_platform_national_exactly_at_the_cross_province_capital() -> None:
 def test_other_types_have_no_licence_limit() -> None:
     """A bank below the platform threshold keeps its national presence."""
     reg = RegulationConfig(cross_province_capital_cny=5e9)
-    book = LenderBook(n_regions=3)
+    book = LenderBook(n_regions=3, writeoff_months=2)
     row = book.add(BANK, equity=1.0)
     book.set_presence(row, True, 1)
     CommercialBank.review_licences(book, book.rows(BANK), reg, LenderTypeConfig(regions_served=1))
@@ -130,7 +132,7 @@ def test_other_types_have_no_licence_limit() -> None:
 # --------------------------------------------------------------- partners
 def test_platform_keeps_an_active_partner() -> None:
     """A platform whose partner bank is active keeps it, though a larger bank exists."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     small = book.add(BANK, loans=1.0)
     book.add(BANK, loans=1e12)
     platform = book.add(PLATFORM, partner=small)
@@ -143,7 +145,7 @@ def test_platform_with_an_inactive_or_no_partner_picks_the_active_bank(seed: int
     """With one active bank (the other gone), every platform without an active partner
     picks it, whatever the draw.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     gone = book.add(BANK, loans=1e12)
     alive = book.add(BANK, loans=1.0)
     book.active[gone] = False
@@ -156,7 +158,7 @@ def test_platform_with_an_inactive_or_no_partner_picks_the_active_bank(seed: int
 
 def test_platform_partner_is_always_an_active_bank() -> None:
     """With two active banks, a cooperative and a policy lender, the pick is one of the banks."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     banks = [book.add(BANK, loans=100.0), book.add(BANK, loans=300.0)]
     book.add(COOP, loans=1e12)
     book.add(POLICY, loans=1e12)
@@ -167,7 +169,7 @@ def test_platform_partner_is_always_an_active_bank() -> None:
 
 def test_platform_without_any_bank_has_no_partner() -> None:
     """When no bank is active, a platform whose partner left is set to NO_LENDER."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     bank = book.add(BANK)
     book.active[bank] = False
     platform = book.add(PLATFORM, partner=bank)
@@ -177,7 +179,7 @@ def test_platform_without_any_bank_has_no_partner() -> None:
 
 def test_non_co_lenders_pick_no_partner() -> None:
     """A bank's ``choose_partners`` leaves its partner column alone (NO_LENDER)."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK)
     book.add(BANK)
     CommercialBank.choose_partners(book, book.rows(BANK), np.random.default_rng(0))
@@ -200,7 +202,7 @@ def test_bank_partner_room_by_hand() -> None:
     reg = RegulationConfig(
         co_lending_partner_cap=0.25, co_lending_total_cap=0.5, local_only_lending=False
     )
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK, equity=1000.0, loans=1000.0)
     book.add(BANK, equity=1000.0, loans=10000.0)
     book.add(BANK, equity=1000.0, loans=1000.0, active=False)
@@ -218,7 +220,7 @@ def test_bank_partner_room_with_negative_equity() -> None:
     reg = RegulationConfig(
         co_lending_partner_cap=0.25, co_lending_total_cap=0.5, local_only_lending=False
     )
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK, equity=-100.0, loans=1000.0)
     book.add(PLATFORM)
     room = CommercialBank.partner_room(
@@ -277,30 +279,56 @@ def test_entry_rate_responds_to_profit_within_bounds(roe: float, expected: float
     assert CreditCooperative.entry_rate(lt, roe, reg) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(
-    ("capital", "roe", "expected"),
-    [
-        (1e9, 0.0, 4.0),  # barrier (1e9 / 1e9)^0.5 = 1
-        (4e9, 0.0, 2.0),  # (1e9 / 4e9)^0.5 = 0.5
-        (2.5e8, 0.0, 8.0),  # (1e9 / 2.5e8)^0.5 = 2
-        (4e9, 0.1, 4.0),  # 4 x (1 + 1) x 0.5
-        (0.0, 0.0, 4.0 * 1e9**0.5),  # capital floored at 1 CNY: (1e9)^0.5
-    ],
-)
-def test_platform_entry_barrier(capital: float, roe: float, expected: float) -> None:
-    """Platform entry rate = the base rate x (1e9 / entry capital)^0.5, normal rate 4."""
+def test_platform_entry_rate_is_the_type_rate_whatever_the_bar() -> None:
+    """Would-be platform entrants come at the type's rate (4, x 2 at ROE 0.1); the bar
+    selects among them (``entrant_capital``) rather than scaling their number.
+    """
     lt = LenderTypeConfig(entry_rate=4.0)
-    reg = RegulationConfig(online_entry_capital_cny=capital)
-    assert OnlinePlatform.entry_rate(lt, roe, reg) == pytest.approx(expected)
+    for capital in (1e8, 1e9, 5e9):
+        reg = RegulationConfig(online_entry_capital_cny=capital)
+        assert OnlinePlatform.entry_rate(lt, 0.0, reg) == pytest.approx(4.0)
+        assert OnlinePlatform.entry_rate(lt, 0.1, reg) == pytest.approx(8.0)
 
 
-def test_platform_entrant_capital_between_one_and_three_times_the_requirement() -> None:
-    """Entrants bring 1x to 3x the 2bn entry capital; their number is the Poisson draw."""
-    reg = RegulationConfig(online_entry_capital_cny=2e9)
-    capital = OnlinePlatform.entrant_capital(np.array([]), 30.0, reg, np.random.default_rng(5))
-    assert capital.size == np.random.default_rng(5).poisson(30.0)
-    assert capital.size > 0
-    assert (capital >= 2e9).all() and (capital < 6e9).all()
+def test_platform_entrants_are_the_candidates_above_the_bar() -> None:
+    """Candidates' capital is lognormal with the small-loan companies' mean capital
+    (809.8bn / 7,551 = 107.2m CNY) and sigma = size_sigma; those at or above the bar enter.
+
+    Sigma 1: the median is the mean x e^-0.5, so a bar at the mean x e^0.5 is one sigma
+    above the median and a candidate enters with probability P(Z >= 1) = 0.158655;
+    among 20,000 candidates (Poisson 20,000) the share admitted has a standard error
+    of about 0.0026, so it lies within 0.013 (5 SE) of that. At money scale 0.1 every
+    entrant holds at least a tenth of the bar.
+    """
+    mean = 809.8e9 / 7551
+    lt = LenderTypeConfig(size_sigma=1.0)
+    bar = mean * np.exp(0.5)
+    reg = RegulationConfig(online_entry_capital_cny=bar)
+    capital = OnlinePlatform.entrant_capital(
+        np.array([1.0]), 20_000.0, reg, lt, np.random.default_rng(5), money_scale=0.1
+    )
+    candidates = np.random.default_rng(5).poisson(20_000.0)
+    assert (capital >= 0.1 * bar).all()
+    assert capital.size / candidates == pytest.approx(0.158655, abs=0.013)
+
+
+def test_a_higher_bar_admits_a_subset_of_the_same_candidates() -> None:
+    """Same candidates (same draws), bar 200m CNY instead of 100m: the entrants are those
+    of the lower bar that also hold 200m, so fewer and each at least 200m.
+    """
+    lt = LenderTypeConfig(size_sigma=1.5)
+    low, high = (
+        OnlinePlatform.entrant_capital(
+            np.array([1.0]),
+            50.0,
+            RegulationConfig(online_entry_capital_cny=bar),
+            lt,
+            np.random.default_rng(11),
+        )
+        for bar in (1e8, 2e8)
+    )
+    np.testing.assert_array_equal(high, low[low >= 2e8])
+    assert 0 < high.size < low.size
 
 
 def test_other_entrant_capital_between_a_tenth_and_half_the_median() -> None:
@@ -308,7 +336,7 @@ def test_other_entrant_capital_between_a_tenth_and_half_the_median() -> None:
     reg = RegulationConfig(online_entry_capital_cny=2e9)
     equity = np.array([1000.0, 1.0, 100.0, 3.0, 10.0])
     for cls in (CommercialBank, CreditCooperative, PolicyLender):
-        capital = cls.entrant_capital(equity, 30.0, reg, np.random.default_rng(7))
+        capital = cls.entrant_capital(equity, 30.0, reg, LT, np.random.default_rng(7))
         assert capital.size == np.random.default_rng(7).poisson(30.0)
         assert capital.size > 0
         assert (capital >= 1.0).all() and (capital < 5.0).all()
@@ -317,7 +345,9 @@ def test_other_entrant_capital_between_a_tenth_and_half_the_median() -> None:
 def test_entrant_capital_without_incumbents_uses_the_reference() -> None:
     """With no lender of the type, the median is the 1bn reference: 0.1bn to 0.5bn."""
     reg = RegulationConfig(online_entry_capital_cny=2e9)
-    capital = CommercialBank.entrant_capital(np.array([]), 30.0, reg, np.random.default_rng(1))
+    capital = CommercialBank.entrant_capital(
+        np.array([]), 30.0, reg, LT, np.random.default_rng(1)
+    )
     assert capital.size > 0
     assert (capital >= 1e8).all() and (capital < 5e8).all()
 
@@ -327,7 +357,9 @@ def test_no_entrant_at_rate_zero(cls: type[Lender]) -> None:
     """A Poisson count of rate 0 is always 0, so no entrant."""
     reg = RegulationConfig(online_entry_capital_cny=1e9)
     for seed in range(5):
-        capital = cls.entrant_capital(np.array([5.0]), 0.0, reg, np.random.default_rng(seed))
+        capital = cls.entrant_capital(
+            np.array([5.0]), 0.0, reg, LT, np.random.default_rng(seed)
+        )
         assert capital.size == 0
 
 
@@ -338,7 +370,7 @@ def test_policy_capital_support_by_hand() -> None:
     Lender 1: 0.1575 x 1000 - 50 = 107.5, times 0.6 = 64.5. Lender 2: equity 200
     is above 157.5, so 0. Row 0 (a bank) is not among the rows.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK, loans=1000.0, equity=0.0)
     book.add(POLICY, loans=1000.0, equity=50.0)
     book.add(POLICY, loans=1000.0, equity=200.0)
@@ -350,7 +382,7 @@ def test_policy_capital_support_by_hand() -> None:
 @pytest.mark.parametrize("cls", [CommercialBank, CreditCooperative, OnlinePlatform])
 def test_other_types_get_no_capital_support(cls: type[Lender]) -> None:
     """Without state funding, a lender far below its target gets zeros, one per row."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(cls.type_code, loans=1000.0, equity=1.0)
     book.add(cls.type_code, loans=1000.0, equity=1.0)
     injection = cls.capital_support(book, book.rows(cls.type_code), np.array([0.5, 0.5]), 1.0)
@@ -360,7 +392,7 @@ def test_other_types_get_no_capital_support(cls: type[Lender]) -> None:
 # ---------------------------------------------------------------- markups
 def _markup_book() -> tuple[LenderBook, np.ndarray]:
     """Four banks and a policy lender with markups and capacity flags, and their shares."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK, markup=0.05, capacity_bound=True)
     book.add(BANK, markup=0.05, capacity_bound=False)
     book.add(BANK, markup=0.075, capacity_bound=True)
@@ -412,7 +444,7 @@ def test_owners_leave_after_years_below_their_cost_of_equity() -> None:
     0.10 (counter reset to 0); row 2 earned 0.05 for a first year (0 -> 1). A
     policy lender below its (zero) cost never leaves, though its counter runs.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     book.add(BANK, cost_of_equity=0.08, years_below_coe=1)
     book.add(BANK, cost_of_equity=0.08, years_below_coe=1)
     book.add(BANK, cost_of_equity=0.08)
@@ -431,7 +463,7 @@ def test_large_banks_behind_the_inclusive_target_cut_business_rates() -> None:
     A national bank that grew 40 % has no gap; a regional bank is not bound; no
     target (0) means no cut; the cut never exceeds the markup (0.004).
     """
-    book = LenderBook(n_regions=2)
+    book = LenderBook(n_regions=2, writeoff_months=2)
     for growth, national, markup in (
         (0.1, True, 0.03),
         (0.4, True, 0.03),
@@ -461,7 +493,7 @@ TECH = BehaviourConfig(
 
 def _tech_book() -> LenderBook:
     """A loss-making and a profitable bank, consistent balance sheets."""
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     # 1e9 + 1e10 = 1.1e10 = 9e9 + 2e9
     book.add(
         BANK,
@@ -534,7 +566,7 @@ def test_local_only_rules_confine_a_regional_bank_to_its_regions() -> None:
     Room without the rule: min(0.25 x 1000 - 0, (0.5 x 1000 - 0) / 1, 400) = 250;
     under local-only rules 250 x 1/4 = 62.5; a national bank keeps 250.
     """
-    book = LenderBook(n_regions=4)
+    book = LenderBook(n_regions=4, writeoff_months=2)
     regional = book.add(BANK, equity=1000.0, loans=1000.0)
     national = book.add(BANK, equity=1000.0, loans=1000.0)
     platforms = np.array([book.add(PLATFORM), book.add(PLATFORM)])
@@ -554,14 +586,16 @@ def test_local_only_rules_confine_a_regional_bank_to_its_regions() -> None:
 
 
 def test_incumbents_short_of_licence_capital_raise_it_or_lose_the_licence() -> None:
-    """Entry capital 1bn binding on incumbents: equity 0.6bn earning its cost raises 0.4bn.
+    """Entry capital 1bn binding on incumbents, cost of equity 10 %: raise if last year's
+    profit pays 10 % on 1bn, i.e. at least 0.1bn.
 
-    A platform at 0.6bn with a year below its cost of equity loses its licence; one at
-    1.2bn is untouched; with the rule off for incumbents nobody is touched.
+    Equity 0.6bn with 0.12bn of profit raises 0.4bn; equity 0.6bn with 0.08bn (a
+    13 % ROE on what it has, but 8 % on 1bn) loses its licence; one at 1.2bn is
+    untouched; with the rule off for incumbents nobody is touched.
     """
-    book = LenderBook(n_regions=1)
-    raises = book.add(PLATFORM, equity=6e8, cash=0.0)
-    leaves = book.add(PLATFORM, equity=6e8, years_below_coe=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
+    raises = book.add(PLATFORM, equity=6e8, cash=0.0, profit_last_year=1.2e8, cost_of_equity=0.1)
+    leaves = book.add(PLATFORM, equity=6e8, profit_last_year=8e7, cost_of_equity=0.1)
     fine = book.add(PLATFORM, equity=1.2e9)
     lt = LenderTypeConfig(regions_served=1)
     for binding in (False, True):
@@ -583,7 +617,7 @@ def test_inclusive_push_compares_the_year_so_far_with_last_year() -> None:
 
     Target 0.3, response 0.05: the cut is 0.05 x 0.1 = 0.005.
     """
-    book = LenderBook(n_regions=1)
+    book = LenderBook(n_regions=1, writeoff_months=2)
     row = book.add(BANK, business_lending=60.0, business_lending_last=100.0, markup=0.03)
     book.national[row] = True
     b = BehaviourConfig(inclusive_response=0.05)

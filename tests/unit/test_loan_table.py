@@ -25,7 +25,6 @@ def _loans(ids: list[int], own: float = 1.0) -> tuple[np.ndarray, dict]:
         "partner_rate": i / 200.0,
         "payment": 10.0 * i,
         "months_left": i + 1,
-        "npl_age": 0 * i,
         "hazard": i / 1000.0,
         "priced_pd": i / 500.0,
     }
@@ -79,7 +78,6 @@ def test_scalar_new_value_is_broadcast() -> None:
     """A column given one number for all new rows gets it on every new row."""
     table = _table([1, 4])
     ids, new = _loans([2, 3])
-    new["npl_age"] = 0
     new["rate"] = 0.5
     table.rebuild(ids, new)
     np.testing.assert_array_equal(table.rate, [0.01, 0.5, 0.5, 0.04])

@@ -12,7 +12,7 @@ import pytest
 
 from agents.borrowers import BorrowerPopulation
 from sim.clearing import DECLINED_PRICE, UNMET_REASONS, clear, search_rows, unmet_reason
-from sim.finance import market_power_markup
+from sim.finance import limit_use_premium, market_power_markup
 from tests.unit.test_clearing import RATE, applicants, offers, rng, terms
 
 
@@ -140,3 +140,14 @@ def test_covered_thin_files_default_less_by_the_discipline_factor() -> None:
     pop.thin_file = np.array([True, True, False])
     pop.data_rank = np.array([0.2, 0.8, 0.2])
     np.testing.assert_allclose(pop.effective_pd(np.arange(3), 0.5, 0.3), [0.07, 0.1, 0.1])
+
+
+def test_funding_premium_rises_with_the_use_of_the_lending_limit() -> None:
+    """Premium 2 points: no loans 0, half the limit 1 point, at or past it 2 points, and
+    2 points for a lender with loans but no equity left (limit 0).
+    """
+    loans = np.array([0.0, 50.0, 100.0, 300.0, 10.0, 0.0])
+    limit = np.array([100.0, 100.0, 100.0, 100.0, 0.0, 0.0])
+    np.testing.assert_allclose(
+        limit_use_premium(loans, limit, 0.02), [0.0, 0.01, 0.02, 0.02, 0.02, 0.0]
+    )

@@ -148,3 +148,26 @@ def test_the_sweeps_page_reads_a_comparison_directory_and_filters_its_points(bat
     assert set(hhi["metric"]) == {"hhi"} and len(hhi) == sweep.comparison["point"].nunique()
     with pytest.raises(FileNotFoundError):
         load_sweep(tmp_path)
+
+
+def test_discovery_results_are_found_beside_a_sweep_or_in_its_discover_folder(tmp_path):
+    """A discovery report and its companions are listed, report first, where they stand; a
+    folder without the report lists none, and a discovery's figures are not sweep figures.
+    """
+    sweep = tmp_path / "sweep"
+    (sweep / "discover_hhi").mkdir(parents=True)
+    (sweep / "summary.md").write_text("# Policy comparison\n")
+    (sweep / "concentration.png").write_bytes(b"png")
+    (sweep / "discover_hhi" / "feature_scores.csv").write_text("input,score\n")
+    assert load_sweep(sweep).discovery == []
+    (sweep / "discover_hhi" / "discovery.md").write_text("# Discovery\n")
+    (sweep / "feature_scores.png").write_bytes(b"png")  # no report beside it: a sweep figure
+    found = load_sweep(sweep)
+    assert found.discovery == [
+        sweep / "discover_hhi" / "discovery.md",
+        sweep / "discover_hhi" / "feature_scores.csv",
+    ]
+    assert found.figures == [sweep / "concentration.png", sweep / "feature_scores.png"]
+    (sweep / "discovery.md").write_text("# Discovery\n")
+    assert load_sweep(sweep).discovery[:2] == [sweep / "discovery.md", sweep / "feature_scores.png"]
+    assert load_sweep(sweep).figures == [sweep / "concentration.png"]

@@ -151,7 +151,7 @@ def test_an_earlier_runs_files_never_pass_for_this_runs(tmp_path, monkeypatch):
     first = run_simulation(tiny("plots=true"), tmp_path, progress=False)
     assert first["status"] == "complete" and set(FIGURES) <= set(first["files"])
 
-    def broken(cfg, progress=False):
+    def broken(cfg, progress=False, on_month=None):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(sim.run, "simulate", broken)
@@ -188,7 +188,7 @@ def test_disappearing_output_directory_ends_with_one_line(tmp_path, monkeypatch,
     out = tmp_path / "run"
     real = sim.run.simulate
 
-    def vanish(cfg, progress=False):
+    def vanish(cfg, progress=False, on_month=None):
         tables = real(cfg, progress)
         shutil.rmtree(out)
         return tables

@@ -83,7 +83,7 @@ def test_killed_cli_run_is_marked_interrupted(tmp_path, signum):
 def test_exception_marks_run_failed(tmp_path, monkeypatch):
     """An exception inside the simulation leaves status 'failed' with the error, and no table."""
 
-    def broken(cfg, progress=False):
+    def broken(cfg, progress=False, on_month=None):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(sim.run, "simulate", broken)
@@ -98,7 +98,7 @@ def test_exception_marks_run_failed(tmp_path, monkeypatch):
 def test_keyboard_interrupt_in_process_marks_interrupted(tmp_path, monkeypatch):
     """Ctrl-C in run_simulation (KeyboardInterrupt) leaves status 'interrupted' and re-raises."""
 
-    def interrupted(cfg, progress=False):
+    def interrupted(cfg, progress=False, on_month=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sim.run, "simulate", interrupted)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 ENTRY_CAPITAL_REFERENCE = 1e9  # the 2020-11 draft's 1bn CNY: entrants' capital with no incumbents
 ENTRY_PROFIT_RESPONSE = 10.0  # calibration assumption: entry rate x (1 + 10 x the type's ROE)
 ENTRY_RESPONSE_MAX = 3.0  # at most three times the normal entry rate
-CAPITAL_BUFFER = 2.0  # calibration assumption: owners keep twice the required capital
 
 
 class Lender(mesa.Agent):
@@ -182,14 +181,15 @@ class Lender(mesa.Agent):
 
     @classmethod
     def pay_out_excess_capital(
-        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray
+        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray, buffer: float
     ) -> np.ndarray:
-        """January: pay out equity above ``CAPITAL_BUFFER`` times the requirement on its loans.
+        """January: pay out equity above ``buffer`` times the requirement on its loans.
 
         Owners take back capital the business does not use (dividends, buy-backs),
-        keeping a buffer to grow on; returns what each of ``rows`` paid.
+        keeping a buffer to grow on and to absorb losses (the type's
+        ``capital_buffer``); returns what each of ``rows`` paid.
         """
-        keep = CAPITAL_BUFFER * min_ratio[rows] * np.maximum(book.loans[rows], 0.0)
+        keep = buffer * min_ratio[rows] * np.maximum(book.loans[rows], 0.0)
         paid = np.maximum(book.equity[rows] - keep, 0.0) * (book.loans[rows] > 0)
         book.equity[rows] -= paid
         book.cash[rows] -= paid
@@ -311,7 +311,9 @@ class OnlinePlatform(Lender):
     platform_loan_cap = True
     co_lends = True
     partner_type = "bank"
-    acquired_by = ("online_platform", "bank")
+    # Commercial Banking Law art. 43: banks may not invest in non-bank financial
+    # institutions or enterprises, so only platforms buy platforms
+    acquired_by = ("online_platform",)
     # calibration assumption: payment and platform data remove half the thin-file penalty
     thin_file_edge = 0.5
     market_funded = True  # bank credit lines and ABS, priced on its asset quality
@@ -411,7 +413,7 @@ class PolicyLender(Lender):
 
     @classmethod
     def pay_out_excess_capital(
-        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray
+        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray, buffer: float
     ) -> np.ndarray:
         """State capital stays in a policy lender."""
         return np.zeros(rows.size)

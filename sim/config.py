@@ -83,7 +83,8 @@ class LenderTypeConfig:
     initial_share: float = MISSING  # share of outstanding balance at the start
     size_sigma: float = MISSING  # lognormal sigma of size within the type
     funding_spread: float = MISSING  # annual cost of funds over the one-year LPR
-    fixed_cost_cny: float = MISSING  # yearly fixed cost per lender (licence, staff, systems), CNY
+    fixed_cost_cny: float = MISSING  # yearly fixed cost of one real institution, real CNY
+    institutions: int = MISSING  # real institutions the opening lenders stand for
     cost_of_equity: float = MISSING  # return on equity owners require, annual
     operating_cost: float = MISSING  # annual operating cost per unit of balance
     technology: float = MISSING  # mean risk-model technology, 0-1
@@ -94,6 +95,7 @@ class LenderTypeConfig:
     risk_appetite: float = MISSING  # highest annual PD it approves
     markup: float = MISSING  # initial markup over costs, annual
     capital_ratio: float = MISSING  # initial equity / loans
+    capital_buffer: float = MISSING  # capital owners keep, as a multiple of the requirement
     initial_own_share: float = MISSING  # funded share of a co-lender's loans at the start
     entry_rate: float = MISSING  # expected entrants per year at normal profitability
     brand: float = MISSING  # visibility to borrowers, relative

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from agents.lenders import LENDER_CLASSES, Lender
+from sim.market import money_scale
 
 if TYPE_CHECKING:
     from sim.config import LenderTypeConfig
@@ -27,11 +28,14 @@ def add_lender(
     cls: type[Lender],
     lt: LenderTypeConfig,
     technology_range: tuple[float, float],
+    institutions: float = 1.0,
     **values: float,
 ) -> Lender:
     """A new lender of type ``cls`` with its type's costs and traits, and its Mesa agent.
 
     Its home region is drawn first, then its technology, uniform in ``technology_range``.
+    It stands for ``institutions`` real institutions: its fixed cost is theirs
+    (``fixed_cost_cny`` each, real CNY) at the money scale of the simulated balance sheets.
     """
     rng = model.rng
     home_region = int(rng.integers(model.cfg.market.n_regions))
@@ -41,7 +45,7 @@ def add_lender(
         entry_month=model.month,
         home_region=home_region,
         funding_spread=lt.funding_spread,
-        fixed_cost=lt.fixed_cost_cny,
+        fixed_cost=lt.fixed_cost_cny * institutions * money_scale(model.cfg.market),
         cost_of_equity=lt.cost_of_equity,
         operating_cost=lt.operating_cost,
         technology=technology,
@@ -66,11 +70,22 @@ def representative_sizes(count: int, sigma: float) -> np.ndarray:
     return np.exp(sigma * ndtri(quantiles))[::-1]
 
 
+def institutions_per_lender(sizes: np.ndarray, institutions: int) -> np.ndarray:
+    """Real institutions each opening lender stands for: in proportion to its size, at least one.
+
+    The type's ``institutions`` are shared out by size, so a lender's fixed cost
+    follows the book it was built for, and the smallest lender is at least one
+    institution (its fixed cost never exceeds a real institution's).
+    """
+    return np.maximum(institutions * sizes / sizes.sum(), 1.0)
+
+
 def initial_lenders(model: MarketModel) -> np.ndarray:
     """Create the lenders of the start month; return each one's target share of the book.
 
     Sizes are lognormal within a type (largest first) and scaled to the type's
-    initial share; the largest ``national_fraction`` of them are national.
+    initial share; the largest ``national_fraction`` of them are national. Each
+    stands for a share of the type's real institutions in proportion to its size.
     """
     cfg = model.cfg
     weights = []
@@ -79,18 +94,22 @@ def initial_lenders(model: MarketModel) -> np.ndarray:
         if lt.count == 0:
             continue
         sizes = representative_sizes(lt.count, lt.size_sigma)
+        institutions = institutions_per_lender(sizes, lt.institutions)
         sizes = lt.initial_share * sizes / sizes.sum()
         n_national = round(lt.national_fraction * lt.count)
         low, high = lt.technology - lt.technology_spread, lt.technology + lt.technology_spread
         for rank, size in enumerate(sizes):
-            agent = add_lender(model, cls, lt, (low, high))
+            agent = add_lender(model, cls, lt, (low, high), float(institutions[rank]))
             model.book.set_presence(agent.lender_id, rank < n_national, lt.regions_served)
             weights.append(size)
     return np.array(weights)
 
 
 def yearly_entrants(model: MarketModel) -> None:
-    """January entry: per type, entrants drawn from the type's rate, capital set by the type."""
+    """January entry: per type, entrants drawn from the type's rate, capital set by the type.
+
+    Each entrant is one new institution.
+    """
     book, rng, reg = model.book, model.rng, model.regulator.levers
     for lender_type, cls in LENDER_CLASSES.items():
         lt = model.cfg.lenders[lender_type]

@@ -209,7 +209,8 @@ class Regulator:
         min_ratio, _ = self.requirements()
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)
-            cls.pay_out_excess_capital(book, rows, min_ratio)
+            buffer = model.cfg.lenders[cls.lender_type].capital_buffer
+            cls.pay_out_excess_capital(book, rows, min_ratio, buffer)
         with np.errstate(divide="ignore", invalid="ignore"):  # on the capital kept
             roe = np.where(book.equity > 0, book.profit_ytd / book.equity, -1.0)
         leaving = []

@@ -70,14 +70,16 @@ def test_only_policy_lenders_are_not_for_sale() -> None:
 
 
 def test_who_may_acquire_whom() -> None:
-    """The [target, acquirer] matrix from ``acquired_by``: banks buy every type; a bank only
-    by a bank; cooperatives by cooperatives; platforms by platforms; policy by policy.
+    """The [target, acquirer] matrix from ``acquired_by``: banks buy banks, cooperatives and
+    policy lenders but not platforms (Commercial Banking Law art. 43 bars banks from
+    investing in non-bank enterprises); cooperatives by cooperatives; platforms only by
+    platforms; policy by policy.
     """
     expected = np.array(
         [  # acquirer: bank, cooperative, platform, policy
             [True, False, False, False],  # target bank
             [True, True, False, False],  # target cooperative
-            [True, False, True, False],  # target platform
+            [False, False, True, False],  # target platform
             [True, False, False, True],  # target policy lender
         ]
     )

@@ -4,10 +4,11 @@ Each applicant samples ``search_size`` lenders by visibility in its region
 (the BAM credit-market protocol), ranks them by a logit utility on the posted
 rate and channel convenience, then tries them in order. Each lender screens on
 a noisy risk signal, prices funding + cost + expected loss + markup, at most
-the rate cap (a loan whose cost and expected loss alone exceed the cap is
-refused), sizes the loan under the caps, and lends while its monthly room
-lasts. The applicant takes the first approved offer whose expected cost,
-``rate x (1 - pd)``, is within its reservation rate, else tries the next lender.
+the rate cap (a loan whose cost and prudent expected loss, the loss on the
+estimate it screens on, exceed the cap is refused), sizes the loan under the
+caps, and lends while its monthly room lasts. The applicant takes the first
+approved offer whose expected cost, ``rate x (1 - pd)``, is within its
+reservation rate, else tries the next lender.
 What nobody lends is unmet demand.
 """
 
@@ -359,7 +360,7 @@ def clear(
         appetite = appetite_of[term_of]
         funding = funding_of[term_of]
         # priced at cost + expected loss + markup, or at the cap where the cap still
-        # covers cost and expected loss; below that the lender rations
+        # covers cost and the prudent expected loss; beyond that the lender rations
         break_even = offered_rate(
             funding, offers.operating_cost[lender], signal, terms.loss_given_default, 0.0
         )
@@ -375,9 +376,14 @@ def clear(
             largest[lender],
         )
         prudent = prudent_estimate(signal, noise)
+        # the cap must cover cost and the loss the lender screens on (its prudent
+        # estimate): it does not lend where only a lucky read of the risk would pay
+        prudent_break_even = offered_rate(
+            funding, offers.operating_cost[lender], prudent, terms.loss_given_default, 0.0
+        )
         refused = (
             REFUSED_RISK * (prudent > appetite)
-            | REFUSED_RATE_CAP * (break_even > terms.rate_cap)
+            | REFUSED_RATE_CAP * (prudent_break_even > terms.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         ).astype(np.uint8)
         # the applicant takes the offer only if its expected cost is within its reach

@@ -29,8 +29,8 @@ from sim.metrics import HHI_SCALE, merger_hhi_effect
 if TYPE_CHECKING:
     from sim.model import MarketModel
 
-HEALTHY_MULTIPLE = 1.5  # an acquirer holds at least 1.5x its capital requirement
-WEAK_MULTIPLE = 1.25  # a lender below 1.25x its requirement is weak
+HEALTHY_PART = 0.5  # calibration assumption: healthy with half its owners' buffer or more
+WEAK_PART = 0.25  # calibration assumption: weak with less than a quarter of its buffer left
 SELLABLE = trait("sellable")
 MAY_ACQUIRE = np.array(
     [[t in cls.acquired_by for t in LENDER_TYPES] for cls in LENDER_CLASSES.values()]
@@ -138,6 +138,18 @@ class Regulator:
         leverage = book.per_lender(np.array([self.levers.max_leverage[t] for t in LENDER_TYPES]))
         return ratio, leverage
 
+    def capital_levels(self, part: float) -> np.ndarray:
+        """Capital ratio of every lender at ``part`` of its owners' buffer over the requirement.
+
+        ``requirement x (1 + part x (capital_buffer - 1))``: 0 is the requirement,
+        1 the capital owners keep after the January pay-out (the type's
+        ``capital_buffer``); healthy is ``HEALTHY_PART``, weak below ``WEAK_PART``.
+        """
+        book, lenders = self.model.book, self.model.cfg.lenders
+        buffer = book.per_lender(np.array([lenders[t].capital_buffer for t in LENDER_TYPES]))
+        min_ratio, _ = self.requirements()
+        return min_ratio * (1.0 + part * (buffer - 1.0))
+
     def lending_limits(self) -> np.ndarray:
         """Largest loan book each lender may hold under its requirements."""
         min_ratio, leverage = self.requirements()
@@ -154,12 +166,12 @@ class Regulator:
         year = month_year(model.month)
         if year != self._budget_year:
             self._budget_year, self.budget_left = year, self.levers.state_capital_budget_cny
-        min_ratio, _ = self.requirements()
+        healthy = self.capital_levels(HEALTHY_PART)
         support = self.path("financing_support", year)
         injection = np.zeros(book.n)
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)
-            injection[rows] = cls.capital_support(book, rows, HEALTHY_MULTIPLE * min_ratio, support)
+            injection[rows] = cls.capital_support(book, rows, healthy, support)
         wanted = float(injection.sum())
         if wanted > self.budget_left:
             injection *= self.budget_left / wanted
@@ -229,16 +241,16 @@ class Regulator:
     def sell_weak_lenders(self) -> None:
         """January: each distressed sellable lender is put up for sale with some probability.
 
-        Distressed: a loss last year, or capital below ``WEAK_MULTIPLE`` times the
-        requirement. A lender nobody bids for stays.
+        Distressed: a loss last year, or less than ``WEAK_PART`` of its owners'
+        capital buffer left over the requirement (``capital_levels``). A lender
+        nobody bids for stays.
         """
         if not self.levers.acquisitions_allowed:
             return
         model = self.model
         book = model.book
-        min_ratio, _ = self.requirements()
         weak = book.active & (
-            (book.capital_ratio() < WEAK_MULTIPLE * min_ratio) | (book.profit_ytd < 0)
+            (book.capital_ratio() < self.capital_levels(WEAK_PART)) | (book.profit_ytd < 0)
         )
         for row in np.flatnonzero(weak & book.per_lender(SELLABLE)):
             if book.active[row] and model.rng.random() < model.cfg.behaviour.acquisition_rate:
@@ -256,15 +268,15 @@ class Regulator:
         """
         model = self.model
         book = model.book
-        min_ratio, _ = self.requirements()
+        healthy = self.capital_levels(HEALTHY_PART)
         year = month_year(model.month)
         with np.errstate(divide="ignore", invalid="ignore"):
             merged = (book.equity + book.equity[row]) / (book.loans + book.loans[row])
         ok = (
             book.active
             & book.per_lender(MAY_ACQUIRE[book.type_code[row]])
-            & (book.capital_ratio() >= HEALTHY_MULTIPLE * min_ratio)
-            & (merged >= HEALTHY_MULTIPLE * min_ratio)
+            & (book.capital_ratio() >= healthy)
+            & (merged >= healthy)
             & (book.loans > book.loans[row])
             & (book.deal_year != year)
         )

@@ -41,8 +41,9 @@ EXIT_CAUSES = ("failed", "voluntary", "licence_lost", "acquired_failing", "acqui
 """How a lender left: wound down when failing (capital short too long or none left)
 and nobody bought it; wound down by its owners when its return stayed below their
 cost of equity; wound down for want of the capital its licence needs; bought when
-failing; bought when distressed (in loss, short of a capital buffer, its owners
-leaving, or its licence lost)."""
+failing (capital short too long or none left, or below its requirement when sold);
+bought when distressed (in loss, short of a capital buffer, its owners leaving, or
+its licence lost, with its capital requirement still met)."""
 
 
 @dataclass(frozen=True)
@@ -339,7 +340,10 @@ class Regulator:
             return False
         book = model.book
         if acquirer is not None:
-            cause = "acquired_failing" if unsold == "failed" else "acquired_distressed"
+            min_ratio, _ = self.requirements()
+            short = book.capital_ratio()[row] < min_ratio[row]
+            failing = unsold == "failed" or short
+            cause = "acquired_failing" if failing else "acquired_distressed"
             effect = merger_hhi_effect(shares[acquirer], shares[row])
             self.exits.append(Exit(model.month, row, cause, acquirer, effect))
             book.absorb(acquirer, row)

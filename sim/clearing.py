@@ -6,7 +6,8 @@ rate and channel convenience, then tries them in order. Each lender screens on
 a noisy risk signal, prices funding + cost + expected loss + markup, at most
 the rate cap (a loan whose cost and prudent expected loss, the loss on the
 estimate it screens on, exceed the cap is refused), sizes the loan under the
-caps, and lends while its monthly room lasts. The applicant takes the first
+caps, and lends while its monthly room lasts (the applicant at the edge of
+the room gets what is left). The applicant takes the first
 approved offer whose expected cost, ``rate x (1 - pd)``, is within its
 reservation rate, else tries the next lender.
 What nobody lends is unmet demand.
@@ -98,7 +99,7 @@ reason in this order that alone stopped a lender it tried (a lender that finds t
 risk too high refuses whatever the rules, so its refusal counts as risk only;
 ``priced_out``: the applicant declined an approved offer as dearer than it would pay);
 ``no_lender`` when no lender was reached. A served applicant's shortfall below its
-need is the loan-size caps'."""
+need is the loan-size caps', or the lender's room where it got the room left."""
 _REASON_BITS = (REFUSED_RATE_CAP, REFUSED_LOAN_CAP, REFUSED_CAPACITY, DECLINED_PRICE, REFUSED_RISK)
 
 
@@ -129,6 +130,7 @@ class Matches:
     online: np.ndarray
     capacity_bound: np.ndarray  # per lender: it turned someone away for lack of room
     refusals: np.ndarray  # per applicant: bit mask of the REFUSED_* reasons it met
+    room_short: np.ndarray  # per applicant: served less than asked for lack of room
 
     @classmethod
     def empty(cls, n: int, n_lenders: int) -> Matches:
@@ -144,6 +146,7 @@ class Matches:
             online=np.zeros(n, dtype=bool),
             capacity_bound=np.zeros(n_lenders, dtype=bool),
             refusals=np.zeros(n, dtype=np.uint8),
+            room_short=np.zeros(n, dtype=bool),
         )
 
 
@@ -268,19 +271,27 @@ def _loan_size(
     return np.minimum(amount, largest)
 
 
-def _within_capacity(
+def room_granted(
     lender: np.ndarray, amount: np.ndarray, capacity: np.ndarray, weight: float
 ) -> np.ndarray:
-    """Which approvals fit the lenders' remaining room, first come first served."""
+    """What each approval gets within its lender's remaining room, first come first served.
+
+    Loans that fit are granted in full; the first one that does not gets what
+    room is left (a smaller loan than asked), those after it nothing. So a
+    lender lends all its room whatever the size of the simulated loans, and the
+    volume it lends does not depend on how many borrowers the population has.
+    """
     order = np.argsort(lender.astype(_small_int(capacity.size)), kind="stable")
     sorted_lender = lender[order]
     cum = np.cumsum(amount[order] * weight)
     starts = np.searchsorted(sorted_lender, sorted_lender, side="left")
     before = np.where(starts > 0, cum[starts - 1], 0.0)
-    fits_sorted = cum - before <= capacity[sorted_lender]
-    fits = np.empty_like(fits_sorted)
-    fits[order] = fits_sorted
-    return fits
+    own = cum - before  # this lender's approvals so far, this one included
+    room_left = capacity[sorted_lender] - (own - amount[order] * weight)
+    granted_sorted = np.clip(room_left / weight, 0.0, amount[order])
+    granted = np.empty_like(granted_sorted)
+    granted[order] = granted_sorted
+    return granted
 
 
 PD_BUCKET_EDGES = np.array([0.0, 0.03, 0.06, 0.12, 0.24])
@@ -391,8 +402,12 @@ def clear(
         refused[dear] = DECLINED_PRICE
         approved = np.flatnonzero(refused == 0)
         approved_lender = lender[approved]
-        fits = _within_capacity(approved_lender, amount[approved], capacity, weight)
-        result.capacity_bound[approved_lender[~fits]] = True
+        granted = room_granted(approved_lender, amount[approved], capacity, weight)
+        fits = granted > 0
+        short = granted < amount[approved]
+        result.capacity_bound[approved_lender[short]] = True
+        amount[approved] = granted
+        result.room_short[rows[approved[fits & short]]] = True
         refused[approved[~fits]] = REFUSED_CAPACITY
         result.refusals[rows] |= decisive(refused)
         ok = approved[fits]  # positions in this round's rows, ascending

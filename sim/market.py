@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sim.model import MarketModel
 
 LIQUIDITY_RATIO = 0.05  # calibration assumption: cash held against loans
+SHARE_MEMORY_MONTHS = 12  # calibration assumption: lenders judge their share over about a year
 MANDATE_SEGMENTS = sorted(
     {SEGMENTS.index(s) for cls in LENDER_CLASSES.values() for s in cls.mandate_segments}
 )
@@ -82,6 +83,7 @@ class Market:
         self.rate_x_new = np.zeros(n)  # originated x rate, by lender
         self.new_online = np.zeros(n)  # CNY originated online this month, by lender
         self.new_by_region = np.zeros((n, model.cfg.market.n_regions))  # CNY, lender x region
+        self.lending_by_region_trend = self.new_by_region.copy()  # the same, smoothed
         self.rate_volume = np.zeros((len(LENDER_CLASSES), RATE_BINS))  # new CNY by type, rate
         self.money_scale = money_scale(model.cfg.market)
 
@@ -111,8 +113,12 @@ class Market:
         The local share is the lender's share in each region it lent in, averaged
         over its lending there (a national lender's is its national share, a
         cooperative's its share at home); zero for a lender that lent nothing.
+        Shares are of lending smoothed over ``SHARE_MEMORY_MONTHS``: a month's few
+        loans in a region would overstate a small lender's share (the mean of a
+        squared share from a small sample is above the square of the share), so
+        the smoothing keeps margins from depending on the population's size.
         """
-        by_region = self.new_by_region
+        by_region = self.lending_by_region_trend
         region_total = by_region.sum(axis=0)
         own = by_region.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -471,6 +477,10 @@ class Market:
         self.new_by_region = np.bincount(cell, weights=amount, minlength=n * n_regions).reshape(
             n, n_regions
         )
+        trend = self.lending_by_region_trend
+        if trend.shape[0] < n:  # rows for the lenders that entered since
+            trend = np.vstack((trend, np.zeros((n - trend.shape[0], n_regions))))
+        self.lending_by_region_trend = trend + (self.new_by_region - trend) / SHARE_MEMORY_MONTHS
         business = app.business[won_at]
         book.business_lending += np.bincount(
             lender[business], weights=amount[business], minlength=n

@@ -45,8 +45,12 @@ def tallies(app: Applicants, m: Matches, segment: np.ndarray, w: float) -> dict[
         out[f"demand_{name}"] = float(demand_seg[part].sum())
         out[f"lending_{name}"] = float(lent_seg[part].sum())
         out[f"unmet_{name}"] = float(unmet_seg[part].sum())
-    # by reason: a refused applicant's whole need, a served one's shortfall (loan caps)
-    reason = np.where(won, UNMET_REASONS.index("loan_cap"), unmet_reason(m.refusals))
+    # by reason: a refused applicant's whole need, a served one's shortfall (loan caps,
+    # or the lender's room where it got the room left)
+    shortfall = np.where(
+        m.room_short, UNMET_REASONS.index("capacity"), UNMET_REASONS.index("loan_cap")
+    )
+    reason = np.where(won, shortfall, unmet_reason(m.refusals))
     by_reason = np.bincount(reason, weights=demand_amt - lent, minlength=len(UNMET_REASONS))
     for k, name in enumerate(UNMET_REASONS):
         out[f"unmet_{name}"] = float(by_reason[k])

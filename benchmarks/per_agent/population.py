@@ -21,7 +21,7 @@ approved offer at its price (its reservation rate), all in its own Python
 method (:meth:`BorrowerAgent.search`), following :mod:`sim.clearing` step for
 step. Only the matching against lenders' monthly room (first come first
 served, round by round as in :func:`sim.clearing.clear`) reuses the
-vectorised :func:`sim.clearing._within_capacity`. New loans are booked agent
+vectorised :func:`sim.clearing.room_granted`. New loans are booked agent
 by agent, each defaulting at its borrower's PD when it was booked.
 
 Static traits (segment, region, PD, reservation rate, thin file, data rank,
@@ -46,8 +46,8 @@ from sim.clearing import (
     LenderOffers,
     Matches,
     Terms,
-    _within_capacity,
     decisive,
+    room_granted,
 )
 from sim.config import MarketConfig
 
@@ -255,16 +255,18 @@ class MesaBorrowerPopulation:
             refused = np.array([slot[1] for _, slot in tried], dtype=np.uint8)
             approved = refused == 0
             amount = np.array([slot[2] for _, slot in tried])
-            fits = np.zeros(rows.size, dtype=bool)
-            fits[approved] = _within_capacity(lender[approved], amount[approved], capacity, weight)
-            result.capacity_bound[lender[approved & ~fits]] = True
+            granted = np.zeros(rows.size)
+            granted[approved] = room_granted(lender[approved], amount[approved], capacity, weight)
+            fits = granted > 0
+            short = approved & (granted < amount)
+            result.capacity_bound[lender[short]] = True
+            result.room_short[rows[fits & short]] = True
             refused[approved & ~fits] = REFUSED_CAPACITY
             result.refusals[rows] |= decisive(refused)
-            for row, (wl, _, amt, rate, online, partner_rate, priced_pd) in (
-                tried[j] for j in np.flatnonzero(fits)
-            ):
+            for j in np.flatnonzero(fits):
+                row, (wl, _, _, rate, online, partner_rate, priced_pd) = tried[j]
                 result.lender[row] = wl
-                result.amount[row] = amt
+                result.amount[row] = granted[j]
                 result.rate[row] = rate
                 result.partner_rate[row] = partner_rate
                 result.priced_pd[row] = priced_pd
@@ -274,7 +276,7 @@ class MesaBorrowerPopulation:
                 result.funder[row] = offers.partner[wl] if share < 1.0 else NO_LENDER
                 pending[row] = False
             capacity -= np.bincount(
-                lender[fits], weights=amount[fits] * weight, minlength=n_lenders
+                lender[fits], weights=granted[fits] * weight, minlength=n_lenders
             )
         return result
 

@@ -18,8 +18,8 @@ from sim.clearing import (
     LenderOffers,
     Terms,
     _loan_size,
-    _within_capacity,
     clear,
+    room_granted,
     sample_candidates,
 )
 
@@ -134,11 +134,12 @@ def test_noisy_rate_stays_between_costs_and_full_loss() -> None:
     """With noise, the signal lies in (0, 1], so rate - (0.03 + 0.04 + 0.02) is in (0, 0.6].
 
     The prudent PD is at most exp(2 x 2) < 100 (signal at most 1, noise at most
-    2 x 2 for a thin file), so an appetite of 100 and a cap of 10 approve every draw.
+    2 x 2 for a thin file), so an appetite of 100 approves every draw, and a cap of 40
+    covers even the prudent break-even (at most 0.09 + 0.6 x exp(4) < 33).
     """
     app = applicants(200, thin_file=np.arange(200) % 2 == 0)
     o = offers(risk_appetite=np.array([100.0]))
-    m = clear(app, o, terms(screening_noise=2.0, rate_cap=10.0), 1.0, rng())
+    m = clear(app, o, terms(screening_noise=2.0, rate_cap=40.0), 1.0, rng())
     assert (m.lender == 0).all()
     spread = m.rate - 0.09
     assert (spread > 0).all() and (spread <= 0.6 + 1e-12).all()
@@ -226,22 +227,38 @@ def test_refusal_on_risk_does_not_mark_capacity_bound() -> None:
     assert not m.capacity_bound[0]
 
 
-def test_within_capacity_first_come_first_served() -> None:
-    """Lender 1 with room 10 and three approvals of 5: the first two fit; lender 0
-    with room 5 takes its one of 5.
+def test_room_granted_first_come_first_served() -> None:
+    """Lender 1 with room 12 and three approvals of 5: the first two in full, the third
+    the 2 left, nothing after; lender 0 with room 5 takes its one of 5 in full.
     """
-    fits = _within_capacity(
-        np.array([1, 0, 1, 1]), np.array([5.0, 5.0, 5.0, 5.0]), np.array([5.0, 10.0]), 1.0
+    granted = room_granted(
+        np.array([1, 0, 1, 1, 1]),
+        np.array([5.0, 5.0, 5.0, 5.0, 5.0]),
+        np.array([5.0, 12.0]),
+        1.0,
     )
-    assert fits.tolist() == [True, True, True, False]
+    assert granted.tolist() == [5.0, 5.0, 5.0, 2.0, 0.0]
 
 
-def test_within_capacity_counts_the_weight() -> None:
-    """At weight 3 a loan of 5 uses 15: room 20 takes one, room 30 takes two."""
-    fits = _within_capacity(
+def test_room_granted_counts_the_weight() -> None:
+    """At weight 3 a loan of 5 uses 15: room 20 grants 5 then (20 - 15) / 3; room 30 two."""
+    granted = room_granted(
         np.array([0, 0, 1, 1]), np.array([5.0, 5.0, 5.0, 5.0]), np.array([20.0, 30.0]), 3.0
     )
-    assert fits.tolist() == [True, False, True, True]
+    np.testing.assert_allclose(granted, [5.0, 5.0 / 3.0, 5.0, 5.0])
+
+
+def test_room_is_lent_in_full_whatever_the_loan_size() -> None:
+    """Room 1,000 and more demand than room: it lends exactly 1,000 with loans of 30 or 300.
+
+    With whole loans only it would lend 990 (33 loans) or 900 (3 loans): the
+    volume would depend on how coarse the simulated loans are.
+    """
+    for size in (30.0, 300.0):
+        granted = room_granted(
+            np.zeros(40, dtype=np.int64), np.full(40, size), np.array([1e3]), 1.0
+        )
+        assert granted.sum() == pytest.approx(1000.0)
 
 
 # ------------------------------------------------------------ loan size

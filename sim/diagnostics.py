@@ -57,6 +57,12 @@ def break_even_rates(model: MarketModel) -> np.ndarray:
     return best
 
 
+SCALE_FREE_FROM = 100_000
+"""Borrowers from which results hold whatever the population size: the scale the
+baseline is calibrated and checked at (``python -m scenarios.mechanism_checks --only
+scale`` compares it with 20,000)."""
+
+
 class RunDiagnostics:
     """Checks a model at its start and after every month; keeps the warnings it logged."""
 
@@ -79,6 +85,14 @@ class RunDiagnostics:
     def _start(self) -> None:
         model = self.model
         cfg, book = model.cfg, model.book
+        if cfg.market.n_borrowers < SCALE_FREE_FROM:
+            self._warn(
+                f"market.n_borrowers = {cfg.market.n_borrowers:,} is below {SCALE_FREE_FROM:,}, "
+                "the scale the model is calibrated and checked at: small lenders then have "
+                "few simulated borrowers, and concentration, type shares and the served share "
+                "depend on the population size (more exits, higher HHI); use it for quick "
+                "looks, not for numbers to quote"
+            )
         for lender_type in LENDER_TYPES:
             lt = cfg.lenders[lender_type]
             if lt.count == 0:

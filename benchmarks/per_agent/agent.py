@@ -264,9 +264,13 @@ class BorrowerAgent(mesa.Agent):
             amount = min(amount, t.platform_individual_cap)
         amount = min(amount, t.single_borrower_limit * max(market.equity[lender], 0.0))
         prudent = signal * math.exp(PRUDENCE * noise)
+        # the cap must cover cost and the prudent expected loss
+        prudent_break_even = (
+            funding + market.operating_cost[lender] + prudent * t.loss_given_default + 0.0
+        )
         refusals = (
             REFUSED_RISK * (prudent > appetite)
-            | REFUSED_RATE_CAP * (break_even > t.rate_cap)
+            | REFUSED_RATE_CAP * (prudent_break_even > t.rate_cap)
             | REFUSED_LOAN_CAP * (amount <= 0)
         )
         partner_rate = market.partner_funding[lender] + signal * t.loss_given_default

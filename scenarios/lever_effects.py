@@ -136,7 +136,7 @@ LEVER_TESTS: tuple[LeverTest, ...] = (
         "1e9",
         "5e9",
         "regulation.online_entry_capital_cny=5e9",
-        "`OnlinePlatform.entry_rate`, `OnlinePlatform.entrant_capital`: platform entry",
+        "`OnlinePlatform.entrant_capital`: which would-be platforms get a licence",
     ),
     LeverTest(
         "cross_province_capital_cny",
@@ -144,9 +144,6 @@ LEVER_TESTS: tuple[LeverTest, ...] = (
         "2e10",
         "regulation.cross_province_capital_cny=2e10",
         "`OnlinePlatform.review_licences`: which platforms lend nationally",
-        "Inert in the baseline: no platform agent holds 5bn CNY (the largest about 4bn), let "
-        "alone 20bn, so none lends nationally at either value; the model's money follows the "
-        "report's market, about a tenth of China's online lending (docs/ODD.md, limitations).",
     ),
     LeverTest(
         "licence_capital_binds_incumbents",

@@ -56,7 +56,8 @@ LEVER_TESTS: tuple[LeverTest, ...] = (
         "0.24",
         "0.154",
         "regulation.rate_cap_apr=0.154",
-        "`sim.clearing.clear`: every lender prices at most the cap, refuses below cost + loss",
+        "`sim.clearing.clear`: every lender prices at most the cap, refuses where cost + "
+        "prudent loss exceed it",
     ),
     LeverTest(
         "min_capital_ratio.online_platform",

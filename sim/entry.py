@@ -14,7 +14,6 @@ import numpy as np
 from scipy.special import ndtri
 
 from agents.lenders import LENDER_CLASSES, Lender
-from sim.market import money_scale
 
 if TYPE_CHECKING:
     from sim.config import LenderTypeConfig
@@ -45,7 +44,7 @@ def add_lender(
         entry_month=model.month,
         home_region=home_region,
         funding_spread=lt.funding_spread,
-        fixed_cost=lt.fixed_cost_cny * institutions * money_scale(model.cfg.market),
+        fixed_cost=lt.fixed_cost_cny * institutions * model.market.money_scale,
         cost_of_equity=lt.cost_of_equity,
         operating_cost=lt.operating_cost,
         technology=technology,

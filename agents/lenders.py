@@ -330,27 +330,31 @@ class OnlinePlatform(Lender):
         enforce: bool = True,
         money_scale: float = 1.0,
     ) -> np.ndarray:
-        """The licence rules, for incumbents too where the rules say so.
+        """The licence rules, per institution, for incumbents too where the rules say so.
 
-        Where ``licence_capital_binds_incumbents``, a platform short of the
-        registered capital an online lender needs raises it if last year's profit
-        would still pay its owners' cost of equity on the larger capital, else it
-        loses its licence (returned). It lends across provinces only with the
-        cross-province capital, else it shrinks to its home province.
+        A lender standing for several institutions (a pool of small ones) meets a
+        capital rule when each of its institutions does: its equity per
+        institution is what is compared with the registered capital. Where
+        ``licence_capital_binds_incumbents``, a lender short of the capital an
+        online lender needs raises it if last year's profit would still pay its
+        owners' cost of equity on the larger capital, else it loses its licence
+        (returned). It lends across provinces only with the cross-province
+        capital per institution, else it shrinks to its home province.
         """
         binding = enforce and reg.licence_capital_binds_incumbents
-        required = reg.online_entry_capital_cny * money_scale
-        national_capital = reg.cross_province_capital_cny * money_scale
+        institutions = np.maximum(book.institutions[rows], 1.0)
+        required = reg.online_entry_capital_cny * money_scale * institutions
+        national_capital = reg.cross_province_capital_cny * money_scale * institutions
         short = binding & (book.equity[rows] < required)
         pays = book.profit_last_year[rows] >= book.cost_of_equity[rows] * required
         raising = rows[short & pays]
-        gap = required - book.equity[raising]
+        gap = required[short & pays] - book.equity[raising]
         book.equity[raising] += gap
         book.cash[raising] += gap
-        for row in rows:
-            national = book.equity[row] >= national_capital
-            if national != book.national[row]:
-                book.set_presence(int(row), bool(national), lt.regions_served)
+        national = book.equity[rows] >= national_capital
+        changed = national != book.national[rows]
+        for row, now_national in zip(rows[changed], national[changed], strict=True):
+            book.set_presence(int(row), bool(now_national), lt.regions_served)
         return rows[short & ~pays]
 
     @classmethod

@@ -48,6 +48,7 @@ from scenarios.calibration_io import (
 )
 from scenarios.parameters import Parameter, get_value, nest
 from scenarios.targets import (
+    PRICE_MARGIN,
     PRICE_TOLERANCE,
     TOLERANCE,
     Targets,
@@ -200,7 +201,7 @@ def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
     rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
     groups["hhi_rising"] = [(max(0.0, HHI_MARGIN - rise) / HHI_MARGIN) ** 2]
     if "platform_rate_p75" in summary:
-        gaps = price_gaps(summary, targets).values()
+        gaps = price_gaps(summary, targets, PRICE_MARGIN).values()
         groups["price_structure"] = [(gap / PRICE_TOLERANCE) ** 2 for gap in gaps]
     return {g: float(np.mean(v)) for g, v in groups.items()}
 

@@ -57,6 +57,8 @@ TOLERANCE = {
 
 PRICE_TOLERANCE = 0.0025
 """Scale of the price-structure penalty: a quarter of a percentage point outside a band."""
+PRICE_MARGIN = 0.002
+"""How far inside each type's rate band the calibration aims (a fifth of a point; a choice)."""
 PLATFORM_SPREAD_MIN = 0.06  # real market: a platform loan costs roughly 8-15 points more
 PLATFORM_HIGH_RATE = 0.15  # real market: much platform volume sits near the caps
 PRICE_YEAR = 2024
@@ -149,11 +151,19 @@ def summarise(
     return out
 
 
-def price_gaps(summary: dict[str, float], targets: Targets) -> dict[str, float]:
-    """How far each price-structure fact is missed (0 when it holds), in rate units."""
+def price_gaps(
+    summary: dict[str, float], targets: Targets, margin: float = 0.0
+) -> dict[str, float]:
+    """How far each price-structure fact is missed (0 when it holds), in rate units.
+
+    With a ``margin`` a type's rate must lie that far inside its band (the
+    calibration aims inside, ``PRICE_MARGIN``, so seed noise does not carry the
+    fit across a band's edge); acceptance uses the band itself.
+    """
     gaps = {}
     for lender_type, (low, high) in targets.price_band.items():
         rate = summary[f"rate_{lender_type}"]
+        low, high = low + margin, high - margin
         gaps[f"rate_{lender_type}"] = max(low - rate, 0.0) + max(rate - high, 0.0)
     spread = summary["rate_online_platform"] - summary["rate_bank"]
     gaps["platform_bank_spread"] = max(PLATFORM_SPREAD_MIN - spread, 0.0)

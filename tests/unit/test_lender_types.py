@@ -614,6 +614,33 @@ def test_incumbents_short_of_licence_capital_raise_it_or_lose_the_licence() -> N
     assert book.equity[fine] == 1.2e9
 
 
+def test_capital_rules_apply_to_each_institution_of_a_pool() -> None:
+    """A pool of ten small-loan companies with 8bn of equity has 0.8bn each: short of
+    a 1bn registered capital and of 5bn to lend across provinces, while one
+    institution with the same 8bn is national.
+
+    Raising 1bn for each of the ten costs 2bn and needs last year's profit to pay
+    10 % on 10bn (1bn): 0.9bn loses the licence, 1.1bn raises to 10bn.
+    """
+    book = LenderBook(n_regions=3, writeoff_months=2)
+    kw = {"equity": 8e9, "cost_of_equity": 0.1}
+    head = book.add(PLATFORM, institutions=1.0, profit_last_year=0.0, **kw)
+    poor = book.add(PLATFORM, institutions=10.0, profit_last_year=9e8, **kw)
+    rich = book.add(PLATFORM, institutions=10.0, profit_last_year=1.1e9, **kw)
+    for row in (head, poor, rich):
+        book.set_presence(row, True, 1)
+    reg = RegulationConfig(
+        cross_province_capital_cny=5e9,
+        online_entry_capital_cny=1e9,
+        licence_capital_binds_incumbents=True,
+    )
+    lt = LenderTypeConfig(regions_served=1)
+    lost = OnlinePlatform.review_licences(book, book.rows(PLATFORM), reg, lt)
+    assert lost.tolist() == [poor]
+    np.testing.assert_allclose(book.equity, [8e9, 8e9, 1e10])
+    np.testing.assert_array_equal(book.national, [True, False, False])
+
+
 def test_inclusive_push_compares_the_year_so_far_with_last_year() -> None:
     """Half a year in, 60 lent against 100 last year: growth 60 / 50 - 1 = 0.2.
 

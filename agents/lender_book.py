@@ -83,7 +83,6 @@ class LenderBook:
     # costs, technology and conduct
     funding_spread = Column(np.float64, "annual cost of funds over the one-year LPR")
     fixed_cost = Column(np.float64, "yearly fixed cost (licence, staff, systems), CNY")
-    institutions = Column(np.float64, "real institutions it stands for (each licensed)")
     cost_of_equity = Column(np.float64, "return on equity its owners require, annual")
     operating_cost = Column(np.float64, "annual operating cost per unit of balance")
     technology = Column(np.float64, "risk-model technology, 0-1")

@@ -330,37 +330,34 @@ class OnlinePlatform(Lender):
         enforce: bool = True,
         money_scale: float = 1.0,
     ) -> np.ndarray:
-        """The licence rules, per institution, for incumbents too where the rules say so.
+        """The licence rules, for incumbents too where the rules say so.
 
-        A lender standing for several institutions (a pool of small ones) meets a
-        capital rule when each of its institutions does: its equity per
-        institution is what is compared with the registered capital. Where
-        ``licence_capital_binds_incumbents``, a lender short of the capital an
-        online lender needs raises it if last year's profit would still pay its
-        owners' cost of equity on the larger capital, else it loses its licence
-        (returned). It lends across provinces only with the cross-province
-        capital per institution, else it shrinks to its home province.
+        Where ``licence_capital_binds_incumbents``, a platform short of the
+        registered capital an online lender needs raises it if last year's profit
+        would still pay its owners' cost of equity on the larger capital, else it
+        loses its licence (returned). It lends across provinces only with the
+        cross-province capital, else it shrinks to its home province.
         """
         binding = enforce and reg.licence_capital_binds_incumbents
-        institutions = np.maximum(book.institutions[rows], 1.0)
-        required = reg.online_entry_capital_cny * money_scale * institutions
-        national_capital = reg.cross_province_capital_cny * money_scale * institutions
+        required = reg.online_entry_capital_cny * money_scale
+        national_capital = reg.cross_province_capital_cny * money_scale
         short = binding & (book.equity[rows] < required)
         pays = book.profit_last_year[rows] >= book.cost_of_equity[rows] * required
         raising = rows[short & pays]
-        gap = required[short & pays] - book.equity[raising]
+        gap = required - book.equity[raising]
         book.equity[raising] += gap
         book.cash[raising] += gap
-        national = book.equity[rows] >= national_capital
-        changed = national != book.national[rows]
-        for row, now_national in zip(rows[changed], national[changed], strict=True):
-            book.set_presence(int(row), bool(now_national), lt.regions_served)
+        for row in rows:
+            national = book.equity[row] >= national_capital
+            if national != book.national[row]:
+                book.set_presence(int(row), bool(national), lt.regions_served)
         return rows[short & ~pays]
 
     @classmethod
     def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Each platform without an active partner bank picks one, by bank size."""
+        """Each platform without an active partner bank picks one (``partner_pull``)."""
         banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
+        pull = partner_pull(book, banks, np.maximum(book.loans[banks], 0.0) + 1.0)
         for row in rows:
             partner = book.partner[row]
             if partner >= 0 and book.active[partner]:
@@ -368,8 +365,7 @@ class OnlinePlatform(Lender):
             if banks.size == 0:
                 book.partner[row] = NO_LENDER
                 continue
-            size = np.maximum(book.loans[banks], 0.0) + 1.0
-            book.partner[row] = rng.choice(banks, p=size / size.sum())
+            book.partner[row] = rng.choice(banks, p=pull / pull.sum())
 
     @classmethod
     def co_lending_terms(
@@ -455,6 +451,19 @@ LENDER_CLASSES: dict[str, type[Lender]] = {
 LENDER_TYPES: tuple[str, ...] = tuple(LENDER_CLASSES)
 for _code, _cls in enumerate(LENDER_CLASSES.values()):
     _cls.type_code = _code
+
+
+def partner_pull(book: LenderBook, banks: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """How strongly each of ``banks`` (of ``size``) draws co-lending platforms, unnormalised.
+
+    A bank funds platform loans to reach borrowers beyond its branches, so its
+    pull is its size times the regions it is not present in, plus one (national
+    banks partner too): regional banks, short of reach, fund much of platforms'
+    lending, which is why the 2021 notice confined their co-lending to their home
+    regions.
+    """
+    absent = book.n_regions - book.presence[banks].sum(axis=1) + 1
+    return size * absent
 
 
 def trait(name: str) -> np.ndarray:

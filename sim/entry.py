@@ -45,7 +45,6 @@ def add_lender(
         home_region=home_region,
         funding_spread=lt.funding_spread,
         fixed_cost=lt.fixed_cost_cny * institutions * model.market.money_scale,
-        institutions=institutions,
         cost_of_equity=lt.cost_of_equity,
         operating_cost=lt.operating_cost,
         technology=technology,
@@ -70,20 +69,14 @@ def representative_sizes(count: int, sigma: float) -> np.ndarray:
     return np.exp(sigma * ndtri(quantiles))[::-1]
 
 
-def institutions_per_lender(sizes: np.ndarray, institutions: int, heads: int) -> np.ndarray:
-    """Real institutions each opening lender stands for: a head lender one, the rest pooled.
+def institutions_per_lender(sizes: np.ndarray, institutions: int) -> np.ndarray:
+    """Real institutions each opening lender stands for: in proportion to its size, at least one.
 
-    The ``heads`` largest lenders (``sizes`` largest first) are one institution
-    each (a national bank, a head platform); the type's other institutions are
-    shared among the other lenders in proportion to size, at least one each, so
-    a pool's fixed cost follows the book it was built for and its capital per
-    institution is that of the many small institutions it stands for.
+    The type's ``institutions`` are shared out by size, so a lender's fixed cost
+    follows the book it was built for, and the smallest lender is at least one
+    institution (its fixed cost never exceeds a real institution's).
     """
-    out = np.ones(sizes.size)
-    tail = sizes[heads:]
-    if tail.size:
-        out[heads:] = np.maximum(max(institutions - heads, 0) * tail / tail.sum(), 1.0)
-    return out
+    return np.maximum(institutions * sizes / sizes.sum(), 1.0)
 
 
 def initial_lenders(model: MarketModel) -> np.ndarray:
@@ -100,9 +93,9 @@ def initial_lenders(model: MarketModel) -> np.ndarray:
         if lt.count == 0:
             continue
         sizes = representative_sizes(lt.count, lt.size_sigma)
-        n_national = round(lt.national_fraction * lt.count)
-        institutions = institutions_per_lender(sizes, lt.institutions, n_national)
+        institutions = institutions_per_lender(sizes, lt.institutions)
         sizes = lt.initial_share * sizes / sizes.sum()
+        n_national = round(lt.national_fraction * lt.count)
         low, high = lt.technology - lt.technology_spread, lt.technology + lt.technology_spread
         for rank, size in enumerate(sizes):
             agent = add_lender(model, cls, lt, (low, high), float(institutions[rank]))

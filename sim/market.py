@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.lenders import LENDER_CLASSES, trait, type_code
+from agents.lenders import LENDER_CLASSES, partner_pull, trait, type_code
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month, path_value
 from sim.clearing import (
@@ -205,11 +205,11 @@ class Market:
         self._open_balance_sheets(funded, weights / weights.sum() * by_originator.sum() * own_share)
 
     def _initial_partners(self, weights: np.ndarray) -> np.ndarray:
-        """Partner banks of the co-lenders at the start, drawn by bank size; own shares.
+        """Partner banks of the co-lenders at the start; own shares.
 
         A co-lender's loans in progress are co-funded at its type's
         ``initial_own_share``; it has a partner drawn among the partner type's
-        lenders with probability proportional to their size.
+        lenders by their opening size and reach (``partner_pull``).
         """
         model = self.model
         book, rng = model.book, model.rng
@@ -221,9 +221,8 @@ class Market:
             banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
             if banks.size == 0:
                 continue
-            book.partner[rows] = rng.choice(
-                banks, size=rows.size, p=weights[banks] / weights[banks].sum()
-            )
+            pull = partner_pull(book, banks, weights[banks])
+            book.partner[rows] = rng.choice(banks, size=rows.size, p=pull / pull.sum())
             own_share[rows] = model.cfg.lenders[cls.lender_type].initial_own_share
         return own_share
 

@@ -236,8 +236,12 @@ class Regulator:
                 self.resolve(int(row), unsold="voluntary", sale=sale)
 
     def revoke_licence(self, row: int) -> None:
-        """A lender without the capital its licence needs: sold if a buyer is found, else closed."""
-        self.resolve(row, unsold="licence_lost")
+        """A lender without the capital its licence needs stops lending and runs its book off.
+
+        Not sold as a going concern: without the licence there is no lending
+        business to buy, and its borrowers look for other lenders.
+        """
+        self.resolve(row, unsold="licence_lost", sale=False)
 
     def sell_weak_lenders(self) -> None:
         """January: each distressed sellable lender is put up for sale with some probability.

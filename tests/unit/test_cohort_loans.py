@@ -12,7 +12,7 @@ import pytest
 
 from agents.borrowers import BorrowerPopulation
 from agents.loan_table import NO_LENDER
-from sim.entry import institutions_per_lender, representative_sizes
+from sim.entry import representative_sizes
 from sim.finance import monthly_hazard
 from sim.market import money_scale
 from tests.conftest import compose_config
@@ -89,17 +89,6 @@ def test_representative_sizes_are_the_lognormal_quantiles() -> None:
     """
     np.testing.assert_allclose(representative_sizes(2, 1.0), [1.963031, 0.509416], rtol=1e-6)
     assert representative_sizes(1, 1.8).tolist() == [1.0]  # the median
-
-
-def test_head_lenders_are_one_institution_and_pools_share_the_rest_by_size() -> None:
-    """Sizes 8, 4, 2, 1, 1 with two heads and 12 institutions: the heads are one each,
-    the other ten go to the pools as 2 : 1 : 1, i.e. 5, 2.5, 2.5; a pool is never
-    below one institution (two heads of three with only two institutions: 1, 1, 1).
-    """
-    sizes = np.array([8.0, 4.0, 2.0, 1.0, 1.0])
-    np.testing.assert_allclose(institutions_per_lender(sizes, 12, 2), [1, 1, 5, 2.5, 2.5])
-    np.testing.assert_allclose(institutions_per_lender(sizes[:3], 2, 2), [1, 1, 1])
-    np.testing.assert_allclose(institutions_per_lender(sizes, 5, 5), [1, 1, 1, 1, 1])
 
 
 def test_money_scale_is_the_expected_opening_book_over_the_real_balance() -> None:

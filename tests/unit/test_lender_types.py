@@ -19,6 +19,7 @@ from agents.lenders import (
     Lender,
     OnlinePlatform,
     PolicyLender,
+    partner_pull,
     trait,
     type_code,
 )
@@ -140,6 +141,36 @@ def test_platform_keeps_an_active_partner() -> None:
     platform = book.add(PLATFORM, partner=small)
     OnlinePlatform.choose_partners(book, book.rows(PLATFORM), np.random.default_rng(0))
     assert book.partner[platform] == small
+
+
+def test_partner_pull_is_size_times_the_regions_a_bank_is_absent_from_plus_one() -> None:
+    """Ten regions: a national bank of size 9 is absent from none, pull 9 x 1 = 9; a
+    regional bank of size 1 present in 2 is absent from 8, pull 1 x 9 = 9: equal odds.
+    """
+    book = LenderBook(n_regions=10, writeoff_months=2)
+    national = book.add(BANK, home_region=0)
+    regional = book.add(BANK, home_region=3)
+    book.set_presence(national, True, 1)
+    book.set_presence(regional, False, 2)
+    banks = np.array([national, regional])
+    np.testing.assert_allclose(partner_pull(book, banks, np.array([9.0, 1.0])), [9.0, 9.0])
+
+
+def test_platforms_pick_partners_in_proportion_to_the_pull() -> None:
+    """Two banks with pulls 9 and 9 x 3 = 27 (loans 8 and 2, plus one: 9 and 3; absent
+    from 0 and 8 of 9 regions): a quarter of 4,000 platforms pick the first, within
+    4 binomial standard errors (sqrt(4000 x 0.25 x 0.75) = 27.4).
+    """
+    book = LenderBook(n_regions=9, writeoff_months=2)
+    national = book.add(BANK, loans=8.0)
+    regional = book.add(BANK, loans=2.0)
+    book.set_presence(national, True, 1)
+    book.set_presence(regional, False, 1)
+    for _ in range(4000):
+        book.add(PLATFORM)
+    OnlinePlatform.choose_partners(book, book.rows(PLATFORM), np.random.default_rng(3))
+    picked = int((book.partner[book.rows(PLATFORM)] == national).sum())
+    assert abs(picked - 1000) < 4 * 27.4
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -612,33 +643,6 @@ def test_incumbents_short_of_licence_capital_raise_it_or_lose_the_licence() -> N
     assert lost.tolist() == [leaves]
     assert book.equity[raises] == 1e9 and book.cash[raises] == 4e8
     assert book.equity[fine] == 1.2e9
-
-
-def test_capital_rules_apply_to_each_institution_of_a_pool() -> None:
-    """A pool of ten small-loan companies with 8bn of equity has 0.8bn each: short of
-    a 1bn registered capital and of 5bn to lend across provinces, while one
-    institution with the same 8bn is national.
-
-    Raising 1bn for each of the ten costs 2bn and needs last year's profit to pay
-    10 % on 10bn (1bn): 0.9bn loses the licence, 1.1bn raises to 10bn.
-    """
-    book = LenderBook(n_regions=3, writeoff_months=2)
-    kw = {"equity": 8e9, "cost_of_equity": 0.1}
-    head = book.add(PLATFORM, institutions=1.0, profit_last_year=0.0, **kw)
-    poor = book.add(PLATFORM, institutions=10.0, profit_last_year=9e8, **kw)
-    rich = book.add(PLATFORM, institutions=10.0, profit_last_year=1.1e9, **kw)
-    for row in (head, poor, rich):
-        book.set_presence(row, True, 1)
-    reg = RegulationConfig(
-        cross_province_capital_cny=5e9,
-        online_entry_capital_cny=1e9,
-        licence_capital_binds_incumbents=True,
-    )
-    lt = LenderTypeConfig(regions_served=1)
-    lost = OnlinePlatform.review_licences(book, book.rows(PLATFORM), reg, lt)
-    assert lost.tolist() == [poor]
-    np.testing.assert_allclose(book.equity, [8e9, 8e9, 1e10])
-    np.testing.assert_array_equal(book.national, [True, False, False])
 
 
 def test_inclusive_push_compares_the_year_so_far_with_last_year() -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from scenarios.sweep.stats import PairedDifference, t_interval
+from sim.regulator import EXIT_CAUSES
 
 Tables = dict[str, pd.DataFrame]
 Metric = Callable[[Tables], float]
@@ -52,22 +53,23 @@ def of_type(column: str, lender_type: str, year: int) -> Metric:
     return value
 
 
+EXIT_COLUMNS = tuple(f"n_{cause}" for cause in EXIT_CAUSES)
+
+
 def type_exits(lender_type: str, years: Sequence[int]) -> Metric:
     """Lenders of one type that left (any cause) in some years."""
-    causes = (
-        "n_failed",
-        "n_voluntary",
-        "n_licence_lost",
-        "n_acquired_failing",
-        "n_acquired_distressed",
-    )
 
     def value(t: Tables) -> float:
         types = t["types_yearly"]
         rows = types[types["year"].isin(list(years)) & (types["lender_type"] == lender_type)]
-        return float(rows[list(causes)].to_numpy().sum())
+        return float(rows[list(EXIT_COLUMNS)].to_numpy().sum())
 
     return value
+
+
+def exits(years: Sequence[int]) -> Metric:
+    """Lenders that left for any cause (failed, sold, wound down) in some years."""
+    return lambda t: sum(summed(column, years)(t) for column in EXIT_COLUMNS)
 
 
 def failures(years: Sequence[int]) -> Metric:
@@ -155,6 +157,14 @@ def checks() -> list[Check]:
             (SHOCK,),
             (),
             failures((2026, 2027)),
+            +1,
+        ),
+        Check(
+            "exits",
+            "exits of any cause 2026-2027 under the shock",
+            (SHOCK,),
+            (),
+            exits((2026, 2027)),
             +1,
         ),
         Check(

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scenarios.mechanism_checks import Check, checks, of_type, verdict, with_seed, yearly
+from scenarios.mechanism_checks import (
+    EXIT_COLUMNS,
+    Check,
+    checks,
+    exits,
+    failures,
+    of_type,
+    verdict,
+    with_seed,
+    yearly,
+)
 from scenarios.sweep.stats import PairedDifference
 
 
@@ -54,6 +64,17 @@ def test_metrics_read_the_right_cells() -> None:
     }
     assert yearly("hhi", 2025)(tables) == 200.0
     assert of_type("n", "online_platform", 2025)(tables) == 7.0
+
+
+def test_exits_count_every_cause_and_failures_only_failing_ones() -> None:
+    """Years 2026-2027 of three: each cause 1, 2, 3, 4, 5 in 2026 and twice that in
+    2027 sums to 15 + 30 = 45 exits; failures are failed plus bought failing,
+    (1 + 4) + (2 + 8) = 15; 2025's row is left out.
+    """
+    counts = {c: [100.0, k, 2.0 * k] for k, c in enumerate(EXIT_COLUMNS, 1)}
+    tables = {"market_yearly": pd.DataFrame({"year": [2025, 2026, 2027], **counts})}
+    assert exits((2026, 2027))(tables) == 45.0
+    assert failures((2026, 2027))(tables) == 15.0
 
 
 def test_checks_are_named_uniquely() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from sim.output.atomic import write_json
+from sim.output.files import remove_leftovers
 from sim.output.result import RunInterrupted, process_alive, read_result
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,18 @@ def stop_descendants(grace: float = GRACE_SECONDS) -> int:
 
 
 def mark_dead_jobs(sweep_dir: Path, signal_name: str) -> list[Path]:
-    """Rewrite as ``interrupted`` each job recorded ``running`` whose process is gone."""
+    """Rewrite as ``interrupted`` each job recorded ``running`` whose process is gone.
+
+    Every job directory whose process is gone also loses the temporary files
+    and staging directories a worker killed mid-write left behind.
+    """
     marked = []
     for path in sorted(Path(sweep_dir).glob("*/result.json")):
         result = read_result(path.parent)
-        if not result or result.get("status") != "running":
+        if not result or process_alive(result.get("pid"), result.get("host")) is not False:
             continue
-        if process_alive(result.get("pid"), result.get("host")) is not False:
+        remove_leftovers(path.parent)
+        if result.get("status") != "running":
             continue
         result.update(status="interrupted", error=f"interrupted by {signal_name} (sweep stopped)")
         with contextlib.suppress(OSError):

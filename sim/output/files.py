@@ -89,12 +89,25 @@ def clear_outputs(directory: Path, names: Iterable[str]) -> list[str]:
         if path.is_file() and not path.is_symlink():
             path.unlink()
             removed.append(name)
-    for leftover in directory.glob(f"{STAGING_PREFIX}*"):
+    remove_leftovers(directory)
+    return removed
+
+
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Remove the staging directories and temporary files a stopped writer left; list them.
+
+    Only for a directory no writer is still using (its run is over or its
+    process is gone): a live writer's temporary file would go with them.
+    """
+    removed = []
+    for leftover in Path(directory).glob(f"{STAGING_PREFIX}*"):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
-    for temp in directory.glob(".*.tmp"):
+            removed.append(leftover)
+    for temp in Path(directory).glob(".*.tmp"):
         if temp.is_file():
             temp.unlink(missing_ok=True)
+            removed.append(temp)
     return removed
 
 

@@ -1,7 +1,8 @@
 """Fit the model's free behavioural parameters to the report's 2024-2030 trajectory.
 
-    python -m scenarios.calibrate                       # fit, write conf/calibration/baseline.yaml
-    python -m scenarios.calibrate --budget 400 --seeds 4 --n-borrowers 30000
+    python -m scenarios.calibrate                       # fit, write outputs/calibration/DATE/
+    python -m scenarios.calibrate --budget 160 --seeds 6 --n-borrowers 100000 --write
+                                        # fit at full scale, update conf/calibration/baseline.yaml
     python -m scenarios.calibrate --check               # re-evaluate the committed values
     python -m scenarios.calibrate --check --seeds 10 --n-borrowers 100000   # full-scale table
 
@@ -19,8 +20,11 @@ The search is bounded and deterministic: a Latin-hypercube screening of the box
 (``scipy.stats.qmc``, fixed seed) around the starting values, then Nelder-Mead
 (``scipy.optimize.minimize``, bounded) from the best point found, in
 coordinates scaled to the unit box. The fitted values are written to a Hydra
-config (``@package _global_``) that ``conf/scenario/baseline.yaml`` includes;
-its header records the loss, seeds, scale and date, and ``--check``
+config (``@package _global_``): by default a new ``outputs/calibration/DATE/
+baseline.yaml``, which changes nothing else; only ``--write`` replaces the
+committed ``conf/calibration/baseline.yaml`` that ``conf/scenario/baseline.yaml``
+includes. Its header records the command, loss, seeds, scale, date and each
+target's error, and ``--check``
 re-evaluates the committed values and compares the loss with the recorded one.
 """
 
@@ -63,7 +67,8 @@ from sim.output.atomic import atomic_write_text
 from sim.validation import compose
 
 DEFAULT_OUT = CONF_DIR / "calibration" / "baseline.yaml"
-DEFAULT_PLOT = CONF_DIR.parent / "outputs" / "calibration" / "calibration.png"
+OUTPUT_DIR = CONF_DIR.parent / "outputs" / "calibration"
+DEFAULT_PLOT = OUTPUT_DIR / "calibration.png"
 CHECK_TOLERANCE = 0.05
 """``--check`` passes when the re-evaluated loss is within 5 % (relative) of the recorded one.
 
@@ -327,7 +332,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--n-borrowers", type=int, default=None, help="simulated borrowers (default 30000)"
     )
     ap.add_argument("--budget", type=int, default=300, help="model evaluations for the fit")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="calibrated config to write")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="calibrated config to write (default: a new outputs/calibration/DATE/baseline.yaml);"
+        " with --check, the file to re-evaluate (default: the committed one)",
+    )
+    ap.add_argument(
+        "--write",
+        action="store_true",
+        help=f"write the fit to the committed {DEFAULT_OUT.relative_to(CONF_DIR.parent)}"
+        " (every scenario's baseline changes)",
+    )
     ap.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG of the fit ('' for none)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
     ap.add_argument(
@@ -342,14 +359,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--note",
         default="",
         help="a line for the written file's header (e.g. how the starting values were set);"
-        " with --budget 1 the committed values are only re-evaluated and re-recorded",
+        " with --budget 1 --write the committed values are only re-evaluated and re-recorded",
     )
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.write and args.out is not None:
+        ap.error("--write writes the committed calibration; give --out or --write, not both")
+    if args.check and args.write:
+        ap.error("--check only re-evaluates; it writes nothing, so --write does not apply")
+    return args
+
+
+def output_path(args: argparse.Namespace, now: dt.datetime | None = None) -> Path:
+    """Where a fit writes: the committed file with ``--write``, ``--out``, or a new dated file."""
+    if args.write:
+        return DEFAULT_OUT
+    if args.out is not None:
+        return Path(args.out)
+    stamp = (now or dt.datetime.now()).strftime("%Y-%m-%d_%H-%M-%S")
+    return OUTPUT_DIR / stamp / "baseline.yaml"
 
 
 def check(args: argparse.Namespace) -> int:
     """Re-evaluate the committed calibration; exit status 0 when it reproduces."""
-    record = read_record(args.out)
+    path = args.out or DEFAULT_OUT
+    record = read_record(path)
     n_seeds = args.seeds or len(record["seeds"])
     n_borrowers = args.n_borrowers or record["n_borrowers"]
     seeds = (
@@ -385,8 +418,18 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
-def calibrate(args: argparse.Namespace) -> int:
+def fit_errors(mean: dict[str, float], targets: Targets) -> dict[str, float]:
+    """Each target's error (simulated minus target) and each price-structure gap, rounded."""
+    errors = {key: round(mean[key] - target, 6) for key, target, _ in target_rows(targets)}
+    if "platform_rate_p75" in mean:
+        gaps = price_gaps(mean, targets)
+        errors.update({f"price_gap_{k}": round(v, 6) for k, v in gaps.items()})
+    return errors
+
+
+def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     """Fit, write the calibrated config, print the table and save the plot."""
+    out = output_path(args)
     n_seeds = args.seeds or 4
     n_borrowers = args.n_borrowers or 30000
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
@@ -411,7 +454,10 @@ def calibrate(args: argparse.Namespace) -> int:
     finally:
         evaluator.close()
     table = comparison_table(summaries, targets)
+    mean = mean_summary(summaries)
     record = {
+        "command": " ".join(["python -m scenarios.calibrate", *argv]),
+        "errors": fit_errors(mean, targets),
         "loss": round(best, 6),
         "seeds": seeds,
         "n_borrowers": n_borrowers,
@@ -421,9 +467,11 @@ def calibrate(args: argparse.Namespace) -> int:
     }
     if args.note:
         record["note"] = args.note
-    write_calibration(args.out, values, record, table)
+    write_calibration(out, values, record, table)
     print(table)
-    print(f"\nloss {best:.4f} after {state['count']} evaluations; wrote {args.out}")
+    print(f"\nloss {best:.4f} after {state['count']} evaluations; wrote {out}")
+    if not args.write:
+        print(f"the committed {DEFAULT_OUT} is unchanged (--write replaces it)")
     for p in PARAMETERS:
         print(f"  {p.key:48s} {values[p.key]:.5g}   [{p.low:g}, {p.high:g}]")
     if args.plot:
@@ -436,8 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import logging
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    return check(args) if args.check else calibrate(args)
+    return check(args) if args.check else calibrate(args, argv)
 
 
 if __name__ == "__main__":

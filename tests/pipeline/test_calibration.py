@@ -124,3 +124,43 @@ def test_baseline_fits_the_report_at_suite_scale():
         for s in SUITE_SEEDS
     ]
     assert misses(mean_summary(summaries), t, scale=SUITE_SCALE) == []
+
+
+def test_a_fit_writes_under_outputs_unless_told_to_write_the_committed_file():
+    """By default a fit goes to a new outputs/calibration/DATE_TIME/baseline.yaml; --out
+    names the file; only --write names the committed conf/calibration/baseline.yaml.
+    """
+    import datetime as dt
+
+    when = dt.datetime(2026, 3, 4, 5, 6, 7)
+    default = calibrate.output_path(calibrate.parse_args([]), when)
+    assert default == calibrate.OUTPUT_DIR / "2026-03-04_05-06-07" / "baseline.yaml"
+    assert calibrate.output_path(calibrate.parse_args(["--out", "x.yaml"])) == Path("x.yaml")
+    assert calibrate.output_path(calibrate.parse_args(["--write"])) == calibrate.DEFAULT_OUT
+
+
+@pytest.mark.parametrize("argv", [["--write", "--out", "x.yaml"], ["--check", "--write"]])
+def test_contradictory_write_options_are_refused(argv, capsys):
+    """--write with --out, or with --check (which writes nothing), exits 2 naming --write."""
+    with pytest.raises(SystemExit) as stop:
+        calibrate.parse_args(argv)
+    assert stop.value.code == 2
+    assert "--write" in capsys.readouterr().err
+
+
+def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_path):
+    """A one-evaluation fit at 2,000 borrowers writes its file where --out says, with the
+    command and a finite error (simulated minus target) for every target in its record,
+    and the committed calibration is byte for byte what it was.
+    """
+    committed = calibrate.DEFAULT_OUT.read_bytes()
+    out = tmp_path / "fit" / "baseline.yaml"
+    argv = ["--budget", "1", "--seeds", "1", "--n-borrowers", "2000", "--jobs", "1",
+            "--plot", "", "--out", str(out)]
+    assert calibrate.main(argv) == 0
+    record = calibrate.read_record(out)
+    assert record["command"] == "python -m scenarios.calibrate " + " ".join(argv)
+    keys = [key for key, _, _ in target_rows(load_targets())]
+    assert set(keys) <= set(record["errors"])
+    assert all(math.isfinite(v) for v in record["errors"].values())
+    assert calibrate.DEFAULT_OUT.read_bytes() == committed

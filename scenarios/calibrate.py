@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -456,7 +457,7 @@ def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     table = comparison_table(summaries, targets)
     mean = mean_summary(summaries)
     record = {
-        "command": " ".join(["python -m scenarios.calibrate", *argv]),
+        "command": shlex.join(["python", "-m", "scenarios.calibrate", *argv]),
         "errors": fit_errors(mean, targets),
         "loss": round(best, 6),
         "seeds": seeds,

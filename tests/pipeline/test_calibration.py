@@ -10,6 +10,7 @@ tolerances by half (the seed spread of the end-2024 type shares is about
 from __future__ import annotations
 
 import math
+import shlex
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,8 @@ def test_contradictory_write_options_are_refused(argv, capsys):
 
 def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_path):
     """A one-evaluation fit at 2,000 borrowers writes its file where --out says, with the
-    command and a finite error (simulated minus target) for every target in its record,
+    command (quoted so the shell splits it back into the same arguments, the empty
+    --plot included) and a finite error (simulated minus target) for every target in its record,
     and the committed calibration is byte for byte what it was.
     """
     committed = calibrate.DEFAULT_OUT.read_bytes()
@@ -159,7 +161,7 @@ def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_
             "--plot", "", "--out", str(out)]
     assert calibrate.main(argv) == 0
     record = calibrate.read_record(out)
-    assert record["command"] == "python -m scenarios.calibrate " + " ".join(argv)
+    assert shlex.split(record["command"]) == ["python", "-m", "scenarios.calibrate", *argv]
     keys = [key for key, _, _ in target_rows(load_targets())]
     assert set(keys) <= set(record["errors"])
     assert all(math.isfinite(v) for v in record["errors"].values())

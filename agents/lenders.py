@@ -256,6 +256,19 @@ class CommercialBank(Lender):
         book.business_discount[rows] = np.where(large, cut, 0.0)
 
     @classmethod
+    def partner_pull(cls, book: LenderBook, banks: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """How strongly each of ``banks`` (of ``size``) draws co-lending platforms, unnormalised.
+
+        A bank funds platform loans to reach borrowers beyond its branches, so its
+        pull is its size times the regions it is not present in, plus one (national
+        banks partner too): regional banks, short of reach, fund much of platforms'
+        lending, which is why the 2021 notice confined their co-lending to their
+        home regions.
+        """
+        absent = book.n_regions - book.presence[banks].sum(axis=1) + 1
+        return size * absent
+
+    @classmethod
     def partner_room(
         cls,
         book: LenderBook,
@@ -355,9 +368,10 @@ class OnlinePlatform(Lender):
 
     @classmethod
     def choose_partners(cls, book: LenderBook, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Each platform without an active partner bank picks one (``partner_pull``)."""
+        """Each platform without an active partner bank picks one, by the bank's pull."""
         banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
-        pull = partner_pull(book, banks, np.maximum(book.loans[banks], 0.0) + 1.0)
+        partner_cls = LENDER_CLASSES[cls.partner_type]
+        pull = partner_cls.partner_pull(book, banks, np.maximum(book.loans[banks], 0.0) + 1.0)
         for row in rows:
             partner = book.partner[row]
             if partner >= 0 and book.active[partner]:
@@ -451,19 +465,6 @@ LENDER_CLASSES: dict[str, type[Lender]] = {
 LENDER_TYPES: tuple[str, ...] = tuple(LENDER_CLASSES)
 for _code, _cls in enumerate(LENDER_CLASSES.values()):
     _cls.type_code = _code
-
-
-def partner_pull(book: LenderBook, banks: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """How strongly each of ``banks`` (of ``size``) draws co-lending platforms, unnormalised.
-
-    A bank funds platform loans to reach borrowers beyond its branches, so its
-    pull is its size times the regions it is not present in, plus one (national
-    banks partner too): regional banks, short of reach, fund much of platforms'
-    lending, which is why the 2021 notice confined their co-lending to their home
-    regions.
-    """
-    absent = book.n_regions - book.presence[banks].sum(axis=1) + 1
-    return size * absent
 
 
 def trait(name: str) -> np.ndarray:

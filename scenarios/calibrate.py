@@ -381,7 +381,7 @@ def output_path(args: argparse.Namespace, now: dt.datetime | None = None) -> Pat
 
 
 def check(args: argparse.Namespace) -> int:
-    """Re-evaluate the committed calibration; exit status 0 when it reproduces."""
+    """Re-evaluate the committed calibration (or ``--out``'s file); 0 when it reproduces."""
     path = args.out or DEFAULT_OUT
     record = read_record(path)
     n_seeds = args.seeds or len(record["seeds"])

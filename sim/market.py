@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.lenders import LENDER_CLASSES, partner_pull, trait, type_code
+from agents.lenders import LENDER_CLASSES, trait, type_code
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month, path_value
 from sim.clearing import (
@@ -209,7 +209,7 @@ class Market:
 
         A co-lender's loans in progress are co-funded at its type's
         ``initial_own_share``; it has a partner drawn among the partner type's
-        lenders by their opening size and reach (``partner_pull``).
+        lenders by their opening size and reach (``CommercialBank.partner_pull``).
         """
         model = self.model
         book, rng = model.book, model.rng
@@ -218,10 +218,11 @@ class Market:
             rows = book.rows(cls.type_code)
             if not cls.co_lends or rows.size == 0:
                 continue
-            banks = book.rows(LENDER_CLASSES[cls.partner_type].type_code)
+            partner_cls = LENDER_CLASSES[cls.partner_type]
+            banks = book.rows(partner_cls.type_code)
             if banks.size == 0:
                 continue
-            pull = partner_pull(book, banks, weights[banks])
+            pull = partner_cls.partner_pull(book, banks, weights[banks])
             book.partner[rows] = rng.choice(banks, size=rows.size, p=pull / pull.sum())
             own_share[rows] = model.cfg.lenders[cls.lender_type].initial_own_share
         return own_share

@@ -19,7 +19,6 @@ from agents.lenders import (
     Lender,
     OnlinePlatform,
     PolicyLender,
-    partner_pull,
     trait,
     type_code,
 )
@@ -153,7 +152,8 @@ def test_partner_pull_is_size_times_the_regions_a_bank_is_absent_from_plus_one()
     book.set_presence(national, True, 1)
     book.set_presence(regional, False, 2)
     banks = np.array([national, regional])
-    np.testing.assert_allclose(partner_pull(book, banks, np.array([9.0, 1.0])), [9.0, 9.0])
+    pull = CommercialBank.partner_pull(book, banks, np.array([9.0, 1.0]))
+    np.testing.assert_allclose(pull, [9.0, 9.0])
 
 
 def test_platforms_pick_partners_in_proportion_to_the_pull() -> None:

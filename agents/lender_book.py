@@ -76,6 +76,7 @@ class LenderBook:
         np.float64, "[lender, months since default] NPL it originated, CNY", width="writeoff_months"
     )
     npl_ratio_trend = Column(np.float64, "NPL ratio smoothed over about a year")
+    loans_trend = Column(np.float64, "gross loans funded, smoothed over about a year, CNY")
     defaults_seen = Column(np.float64, "defaulted balance, decayed over about two years, CNY")
     defaults_expected = Column(np.float64, "what its PD estimates expected of it, likewise")
     profit_ytd = Column(np.float64, "profit since January, CNY")
@@ -180,6 +181,7 @@ class LenderBook:
         for column in (
             self.cash,
             self.loans,
+            self.loans_trend,
             self.provisions,
             self.debt,
             self.equity,
@@ -245,6 +247,7 @@ class LenderBook:
         with np.errstate(divide="ignore", invalid="ignore"):
             npl_ratio = np.where(self.loans > 0, self.npl / self.loans, 0.0)
         self.npl_ratio_trend += (npl_ratio - self.npl_ratio_trend) / 12.0
+        self.loans_trend += (self.loans - self.loans_trend) / 12.0
         decay = 1.0 - 1.0 / LOSS_MEMORY_MONTHS
         self.defaults_seen = decay * self.defaults_seen + flows.defaulted
         self.defaults_expected = decay * self.defaults_expected + flows.expected_defaults

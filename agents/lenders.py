@@ -183,13 +183,17 @@ class Lender(mesa.Agent):
     def pay_out_excess_capital(
         cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray, buffer: float
     ) -> np.ndarray:
-        """January: pay out equity above ``buffer`` times the requirement on its loans.
+        """January: pay out equity above ``buffer`` times the requirement on its book.
 
         Owners take back capital the business does not use (dividends, buy-backs),
         keeping a buffer to grow on and to absorb losses (the type's
-        ``capital_buffer``); returns what each of ``rows`` paid.
+        ``capital_buffer``). The book they keep capital for is the larger of this
+        month's and the year's (``loans_trend``): a book that dipped for a month
+        keeps the capital of its business, so a chance dip is not made permanent.
+        Returns what each of ``rows`` paid.
         """
-        keep = buffer * min_ratio[rows] * np.maximum(book.loans[rows], 0.0)
+        base = np.maximum(book.loans[rows], book.loans_trend[rows])
+        keep = buffer * min_ratio[rows] * np.maximum(base, 0.0)
         paid = np.maximum(book.equity[rows] - keep, 0.0) * (book.loans[rows] > 0)
         book.equity[rows] -= paid
         book.cash[rows] -= paid

@@ -237,6 +237,7 @@ class Market:
         for row in range(book.n):
             loans = funded[row]
             book.loans[row] = loans
+            book.loans_trend[row] = loans
             book.provisions[row] = cfg.behaviour.provision_rate * loans
             book.equity[row] = capital_ratio[row] * max(loans, sized[row])
             book.cash[row] = LIQUIDITY_RATIO * loans

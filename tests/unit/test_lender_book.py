@@ -267,6 +267,8 @@ def test_book_servicing_by_hand() -> None:
     assert book.profit_ytd[0] == pytest.approx(-39.5)
     assert book.debt[0] == 790.0
     np.testing.assert_allclose(book.npl_by_age[0], [30.0, 0.0])
+    # the year's book moves a twelfth of the way to this month's: 0 + (900 - 0) / 12
+    assert book.loans_trend[0] == pytest.approx(75.0)
     np.testing.assert_allclose(book.originated_npl(), [30.0])
 
 

@@ -470,6 +470,21 @@ def test_policy_lender_keeps_its_markup() -> None:
     np.testing.assert_array_equal(book.markup, [0.05, 0.05, 0.075, 0.0105, 0.02])
 
 
+def test_owners_keep_capital_for_the_larger_of_the_book_and_its_year_trend() -> None:
+    """Requirement 0.10, buffer 1.5: capital kept is 0.15 x max(loans, trend).
+
+    Row 0 (loans 100, trend 200, equity 50) keeps 30 and pays 20: a book that
+    dipped this month keeps the capital of the year's book. Row 1 (loans 200,
+    trend 100, equity 50) keeps 30 and pays 20. Row 2 (loans 0) pays nothing.
+    """
+    book = LenderBook(n_regions=1, writeoff_months=2)
+    for loans, trend in ((100.0, 200.0), (200.0, 100.0), (0.0, 100.0)):
+        book.add(BANK, loans=loans, loans_trend=trend, equity=50.0, cash=50.0)
+    paid = CommercialBank.pay_out_excess_capital(book, book.rows(BANK), np.full(3, 0.10), 1.5)
+    np.testing.assert_allclose(paid, [20.0, 20.0, 0.0])
+    np.testing.assert_allclose(book.equity, [30.0, 30.0, 50.0])
+
+
 def test_owners_leave_after_years_below_their_cost_of_equity() -> None:
     """Cost of equity 0.08, two years to leave.
 

@@ -54,6 +54,7 @@ LENDER_FIELDS = (
     "rate_x_lending",
     "npl",  # non-performing part of funded loans
     "equity",
+    "profit",  # profit since January (December's: the year's)
     "active",
     "technology",
     "markup",
@@ -130,6 +131,7 @@ class Recorder:
                 "rate_x_lending": market.rate_x_new,
                 "npl": book.npl.copy(),
                 "equity": book.equity.copy(),
+                "profit": book.profit_ytd.copy(),
                 "active": book.active.astype(float),
                 "technology": book.technology.copy(),
                 "markup": book.markup.copy(),

@@ -172,7 +172,9 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
         left[[e.lender for e in _exits_in(rec, months)]] = True  # its exit year, bought in January
         keep = np.flatnonzero(active_any | (outstanding > 0) | (funded > 0) | left)
         equity = rec.lender_matrix("equity")[last]
+        profit = rec.lender_matrix("profit")[last]  # December's profit since January
         with np.errstate(divide="ignore", invalid="ignore"):
+            roe = np.where(equity > 0, profit / equity, np.nan)
             rate = np.where(new > 0, rate_x / new, np.nan)
             npl_ratio = np.where(funded > 0, rec.lender_matrix("npl")[last] / funded, np.nan)
             capital_ratio = np.where(funded > 0, equity / funded, np.nan)
@@ -193,6 +195,8 @@ def lenders_yearly(rec: Recorder, types: np.ndarray) -> pd.DataFrame:
                     "share_new": positive_shares(new)[keep],
                     "share_funded": positive_shares(funded)[keep],
                     "equity": equity[keep] / UNIT_CNY,
+                    "profit": profit[keep] / UNIT_CNY,
+                    "roe": roe[keep],
                     "technology": rec.lender_matrix("technology")[last][keep],
                     "markup": rec.lender_matrix("markup")[last][keep],
                     **_exit_columns(rec, months, keep),
@@ -240,10 +244,13 @@ def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.Da
 
     ``years`` (default: those in ``lenders``) lists every year of the run, so a
     year in which no lender held anything still has its rows, all zero. ``rate``
-    is the volume-weighted new-loan rate (empty without new lending).
+    is the volume-weighted new-loan rate (empty without new lending); ``profit``
+    the year's profit of the type's lenders (before tax, 100m CNY) and ``roe``
+    that profit over their positive equity at the year's end.
     """
     lenders = lenders.assign(
         rate_x_new=lenders["rate"].fillna(0.0) * lenders["new_lending"],
+        equity_held=lenders["equity"].clip(lower=0.0),
         **{f"n_{cause}": lenders["exit_cause"] == cause for cause in EXIT_CAUSES},
     )
     grouped = lenders.groupby(["year", "lender_type"], sort=True)
@@ -256,6 +263,8 @@ def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.Da
         share_funded=("share_funded", "sum"),
         n_active=("active", "sum"),
         rate_x_new=("rate_x_new", "sum"),
+        profit=("profit", "sum"),
+        equity_held=("equity_held", "sum"),
         **{f"n_{cause}": (f"n_{cause}", "sum") for cause in EXIT_CAUSES},
     ).reset_index()
     full = pd.MultiIndex.from_product(
@@ -265,7 +274,8 @@ def types_yearly(lenders: pd.DataFrame, years: list[int] | None = None) -> pd.Da
     out = out.set_index(["year", "lender_type"]).reindex(full, fill_value=0).reset_index()
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(out["new_lending"] > 0, out["rate_x_new"] / out["new_lending"], np.nan)
-    return out.drop(columns="rate_x_new").assign(rate=rate)
+        roe = np.where(out["equity_held"] > 0, out["profit"] / out["equity_held"], np.nan)
+    return out.drop(columns=["rate_x_new", "equity_held"]).assign(rate=rate, roe=roe)
 
 
 def build_tables(rec: Recorder, types: np.ndarray) -> dict[str, pd.DataFrame]:

@@ -12,6 +12,7 @@ from scenarios.mechanism_checks import (
     exits,
     failures,
     of_type,
+    scale_row,
     verdict,
     with_seed,
     yearly,
@@ -81,3 +82,15 @@ def test_checks_are_named_uniquely() -> None:
     """No two checks share a name within a group (the report would be ambiguous)."""
     names = [(c.group, c.name) for c in checks()]
     assert len(names) == len(set(names))
+
+
+def test_scale_row_by_hand() -> None:
+    """Large 1, 2, 3 (var 1) and small 3, 4, 5 (var 1): gap 2, SE sqrt(1/3 + 1/3) = 0.816.
+
+    Two SE is 1.633 < 2, so the scales disagree; small 2, 3, 4 (gap 1) agree.
+    """
+    row = scale_row("x", [1.0, 2.0, 3.0], [3.0, 4.0, 5.0])
+    assert row["difference"] == pytest.approx(2.0)
+    assert row["ci_low"] == pytest.approx(2.0 - 2 * (2 / 3) ** 0.5)
+    assert not row["holds"]
+    assert scale_row("x", [1.0, 2.0, 3.0], [2.0, 3.0, 4.0])["holds"]

@@ -1,8 +1,9 @@
-"""The output arithmetic for unmet demand by reason, merger effects and rate quantiles."""
+"""The output arithmetic for unmet demand by reason, merger effects, rate quantiles and ROE."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.clearing import (
@@ -15,6 +16,7 @@ from sim.clearing import (
     unmet_reason,
 )
 from sim.metrics import histogram_quantiles, merger_hhi_effect
+from sim.output.tables import types_yearly
 
 
 def test_merger_effect_is_twice_the_product_of_shares():
@@ -59,3 +61,33 @@ def test_a_risk_refusal_is_risk_only():
 def test_unmet_reason_follows_the_documented_order(mask, reason):
     """An applicant's reason is the first of rate cap, loan cap, capacity, risk it met."""
     assert UNMET_REASONS[unmet_reason(np.array([mask], dtype=np.uint8))[0]] == reason
+
+
+def test_type_roe_is_the_types_profit_over_its_positive_equity():
+    """Two banks with profit 3 and -1 and equity 20 and -5: ROE (3 - 1) / 20 = 0.1.
+
+    Negative equity (a failed lender) adds nothing to the equity held, its loss
+    counts in the profit; a type without equity has no ROE.
+    """
+    lenders = pd.DataFrame(
+        {
+            "year": [2024, 2024, 2024],
+            "lender_type": ["bank", "bank", "credit_cooperative"],
+            "outstanding": [10.0, 5.0, 1.0],
+            "new_lending": [4.0, 0.0, 1.0],
+            "funded": [10.0, 5.0, 1.0],
+            "share": [0.6, 0.3, 0.1],
+            "share_new": [0.8, 0.0, 0.2],
+            "share_funded": [0.6, 0.3, 0.1],
+            "active": [1, 0, 1],
+            "rate": [0.09, np.nan, 0.1],
+            "exit_cause": ["", "failed", ""],
+            "profit": [3.0, -1.0, 0.5],
+            "equity": [20.0, -5.0, 0.0],
+        }
+    )
+    out = types_yearly(lenders).set_index("lender_type")
+    assert out.loc["bank", "profit"] == pytest.approx(2.0)
+    assert out.loc["bank", "roe"] == pytest.approx(0.1)
+    assert np.isnan(out.loc["credit_cooperative", "roe"])
+    assert np.isnan(out.loc["online_platform", "roe"])

@@ -52,6 +52,7 @@ from scenarios.calibration_io import (
     with_values,
 )
 from scenarios.parameters import Parameter, get_value, nest
+from scenarios.sweep.stats import seeds_needed
 from scenarios.targets import (
     PRICE_MARGIN,
     PRICE_TOLERANCE,
@@ -316,13 +317,46 @@ def write_calibration(
 
 
 # ------------------------------------------------------------ command line
-def _progress(count: int, budget: int, value: float, best: float, started: float) -> None:
-    elapsed = time.perf_counter() - started
-    print(
-        f"eval {count:4d}/{budget}  loss {value:9.4f}  best {best:9.4f}  {elapsed:6.0f} s",
-        file=sys.stderr,
-        flush=True,
+def progress_line(count: int, budget: int, value: float, best: float, elapsed: float) -> str:
+    """One evaluation's progress: count, loss, best so far, time taken and the ETA."""
+    eta = elapsed / max(count, 1) * max(budget - count, 0)
+    return (
+        f"eval {count:4d}/{budget}  loss {value:9.4f}  best {best:9.4f}  "
+        f"{elapsed:6.0f} s  ETA {eta:5.0f} s"
     )
+
+
+def _progress(count: int, budget: int, value: float, best: float, started: float) -> None:
+    line = progress_line(count, budget, value, best, time.perf_counter() - started)
+    print(line, file=sys.stderr, flush=True)
+
+
+HALF_WIDTH = {
+    "hhi_": 50.0,
+    "online_share_": 0.01,
+    "type_share_": 0.01,
+    "served_share_": 0.01,
+    "avg_rate_": 0.001,
+    "rate_": 0.0025,
+    "lending_growth": 0.05,
+}
+"""Half-width of the 95 % interval on a seed mean that ``--check`` states the seeds
+needed for, by key prefix: 50 HHI points, a share point, a tenth of a rate point
+for the market average, a quarter point for a type's rate, 0.05 of the growth ratio."""
+
+
+def seeds_needed_table(summaries: list[dict[str, float]]) -> list[str]:
+    """Per summary key: the seed sd and the seeds needed for its ``HALF_WIDTH``."""
+    lines = [f"{'moment':45s} {'seed sd':>10s} {'half-width':>10s} {'seeds needed':>12s}"]
+    for key in summaries[0]:
+        width = next((w for prefix, w in HALF_WIDTH.items() if key.startswith(prefix)), None)
+        if width is None:
+            continue
+        sd = float(np.std([s[key] for s in summaries], ddof=1)) if len(summaries) > 1 else np.nan
+        needed = seeds_needed(sd, width)
+        shown = "n/a" if not np.isfinite(needed) else f"{needed:.0f}"
+        lines.append(f"{key:45s} {sd:10.4g} {width:10.4g} {shown:>12s}")
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -410,6 +444,8 @@ def check(args: argparse.Namespace) -> int:
     failed = misses(mean, targets)
     for line in failed:
         print(f"outside tolerance: {line}")
+    print("\nseed-to-seed spread and the seeds a 95 % interval of the half-width needs:")
+    print("\n".join(seeds_needed_table(summaries)))
     if args.plot:
         print(f"plot: {plot_fit(yearly, targets, Path(args.plot))}")
     if same_scale:

@@ -166,3 +166,20 @@ def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_
     assert set(keys) <= set(record["errors"])
     assert all(math.isfinite(v) for v in record["errors"].values())
     assert calibrate.DEFAULT_OUT.read_bytes() == committed
+
+
+def test_progress_line_states_the_eta():
+    """10 of 50 evaluations in 20 s: 2 s each, so 40 left take 80 s."""
+    line = calibrate.progress_line(10, 50, 0.5, 0.25, 20.0)
+    assert "eval   10/50" in line and "20 s" in line and "ETA    80 s" in line
+
+
+def test_seeds_needed_table_by_hand():
+    """HHI 2030 over seeds 100, 200, 300: sd 100, so 50 points need ceil((1.96 x 2)^2) = 16.
+
+    Keys without a half-width (``platform_rate_p75``) are left out.
+    """
+    summaries = [{"hhi_2030": v, "platform_rate_p75": 0.2} for v in (100.0, 200.0, 300.0)]
+    lines = calibrate.seeds_needed_table(summaries)
+    assert len(lines) == 2
+    assert lines[1].split() == ["hhi_2030", "100", "50", "16"]

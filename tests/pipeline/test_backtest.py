@@ -15,7 +15,11 @@ from scenarios.backtest import ObservedDataError, compare, known_metrics, load_o
 KNOWN = known_metrics(["year", "hhi", "avg_rate", "share_bank"])
 
 
-def _observed(tmp_path: Path, rows: list[str], header: str = "year,metric,value,unit,source") -> Path:
+HEADER = "year,metric,value,unit,source"
+
+
+def _observed(tmp_path: Path, rows: list[str], header: str = HEADER) -> Path:
+    """An observed-data file of ``rows`` under ``header``."""
     path = tmp_path / "observed.csv"
     path.write_text("\n".join([header, *rows]) + "\n")
     return path
@@ -38,7 +42,10 @@ def _run(hhi: list[float], bank: list[float], coop: list[float]) -> dict[str, pd
     return {"market_yearly": market, "types_yearly": types}
 
 
-RUNS = [_run([100.0, 200.0], [10.0, 20.0], [5.0, 5.0]), _run([100.0, 300.0], [10.0, 30.0], [5.0, 5.0])]
+RUNS = [
+    _run([100.0, 200.0], [10.0, 20.0], [5.0, 5.0]),
+    _run([100.0, 300.0], [10.0, 30.0], [5.0, 5.0]),
+]
 
 
 def test_missing_columns_are_named(tmp_path: Path) -> None:

@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from scenarios.calibration_io import (
+    LAUNCHERS,
     Evaluator,
     comparison_table,
     plot_fit,
@@ -198,12 +200,20 @@ PARAMETERS: tuple[Parameter, ...] = (
 
 
 # -------------------------------------------------------------- evaluation
-def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
-    """Each target group's mean squared error in units of its tolerance."""
+def loss_terms(
+    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Each target group's mean squared error in units of its tolerance.
+
+    With ``scales`` (``seed_scales``: each moment's standard error over the seeds)
+    a point moment's error is in units of its scale instead: the method of
+    simulated moments' inverse-variance weights.
+    """
     groups: dict[str, list[float]] = {}
     for key, target, tol in target_rows(targets):
         group = next(g for g in WEIGHTS if key.startswith(g))
-        groups.setdefault(group, []).append(((summary[key] - target) / tol) ** 2)
+        unit = scales[key] if scales else tol
+        groups.setdefault(group, []).append(((summary[key] - target) / unit) ** 2)
     a, b = targets.hhi_rising
     rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
     groups["hhi_rising"] = [(max(0.0, HHI_MARGIN - rise) / HHI_MARGIN) ** 2]
@@ -213,13 +223,29 @@ def loss_terms(summary: dict[str, float], targets: Targets) -> dict[str, float]:
     return {g: float(np.mean(v)) for g, v in groups.items()}
 
 
-def loss(summary: dict[str, float], targets: Targets) -> float:
+def seed_scales(summaries: list[dict[str, float]], targets: Targets) -> dict[str, float]:
+    """Each point moment's standard error over the seeds: sd / sqrt(seeds), at least 1e-6."""
+    n = len(summaries)
+    out = {}
+    for key, _, _ in target_rows(targets):
+        sd = float(np.std([s[key] for s in summaries], ddof=1)) if n > 1 else 0.0
+        out[key] = round(max(sd / math.sqrt(n), SCALE_FLOOR), 8)
+    return out
+
+
+SCALE_FLOOR = 1e-6
+"""Smallest moment scale under inverse-variance weights (a moment equal on every seed)."""
+
+
+def loss(
+    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
+) -> float:
     """Weighted loss of a seed-averaged summary: 0 when every target is hit exactly.
 
     The weights are normalised over the groups the summary has (the price
     structure only when it carries the type rates).
     """
-    terms = loss_terms(summary, targets)
+    terms = loss_terms(summary, targets, scales)
     return float(sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS[g] for g in terms))
 
 
@@ -383,6 +409,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--plot", default=str(DEFAULT_PLOT), help="PNG of the fit ('' for none)")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPUs)")
     ap.add_argument(
+        "--launcher",
+        choices=LAUNCHERS,
+        default="local",
+        help="where the seeds of an evaluation run: local processes (default), joblib, or ray"
+        " (a Ray cluster at RAY_ADDRESS; needs the ray extra)",
+    )
+    ap.add_argument(
         "--check",
         action="store_true",
         help="re-evaluate the committed values in --out; compare the loss with the recorded one",
@@ -396,7 +429,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="a line for the written file's header (e.g. how the starting values were set);"
         " with --budget 1 --write the committed values are only re-evaluated and re-recorded",
     )
+    ap.add_argument(
+        "--weights",
+        choices=("tolerance", "variance"),
+        default="tolerance",
+        help="moment weights: 1 / tolerance^2 (default), or 1 / the moment's variance over"
+        " the seeds, estimated at the start (the method of simulated moments)",
+    )
+    ap.add_argument(
+        "--screen-radius",
+        type=float,
+        default=0.25,
+        help="half-width of the Latin-hypercube screening box around the start, share of each"
+        " range (default 0.25; smaller refines a good start locally)",
+    )
+    ap.add_argument(
+        "--recover",
+        action="store_true",
+        help="identification check: fit to the model's own moments at a perturbed point and"
+        " report how closely each parameter is recovered (--out: its directory)",
+    )
+    ap.add_argument(
+        "--perturb", type=float, default=0.15, help="--recover: largest move, share of a range"
+    )
+    ap.add_argument("--recover-seed", type=int, default=7, help="--recover: the draw of the move")
     args = ap.parse_args(argv)
+    if args.recover and (args.write or args.check):
+        ap.error("--recover writes its own report; --write and --check do not apply")
+    if not 0 < args.screen_radius <= 1:
+        ap.error(f"--screen-radius {args.screen_radius}: must be in (0, 1], a share of each range")
+    if not 0 < args.perturb < 1:
+        ap.error(f"--perturb {args.perturb}: must be between 0 and 1 (a share of each range)")
     if args.write and args.out is not None:
         ap.error("--write writes the committed calibration; give --out or --write, not both")
     if args.check and args.write:
@@ -414,6 +477,21 @@ def output_path(args: argparse.Namespace, now: dt.datetime | None = None) -> Pat
     return OUTPUT_DIR / stamp / "baseline.yaml"
 
 
+def file_values(path: Path) -> dict[str, float]:
+    """The fitted parameters a calibration file sets (those of ``PARAMETERS`` it holds)."""
+    import yaml
+
+    nested = yaml.safe_load(Path(path).read_text()) or {}
+    values = {}
+    for p in PARAMETERS:
+        node: Any = nested
+        for part in p.key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            values[p.key] = float(node)
+    return values
+
+
 def check(args: argparse.Namespace) -> int:
     """Re-evaluate the committed calibration (or ``--out``'s file); 0 when it reproduces."""
     path = args.out or DEFAULT_OUT
@@ -426,14 +504,15 @@ def check(args: argparse.Namespace) -> int:
         else list(range(args.first_seed, args.first_seed + n_seeds))
     )
     targets = load_targets()
-    cfg = compose(f"market.n_borrowers={n_borrowers}")
-    evaluator = Evaluator(seeds, args.jobs)
+    cfg = with_values(compose(f"market.n_borrowers={n_borrowers}"), file_values(path))
+    evaluator = Evaluator(seeds, args.jobs, args.launcher)
     try:
         summaries, yearly = evaluator.run(cfg)
     finally:
         evaluator.close()
     mean = mean_summary(summaries)
-    value = loss(mean, targets)
+    scales = record.get("scales") if record.get("weights") == "variance" else None
+    value = loss(mean, targets, scales)
     print(comparison_table(summaries, targets))
     print(f"\nseeds {seeds}, {n_borrowers} borrowers")
     same_scale = seeds == record["seeds"] and n_borrowers == record["n_borrowers"]
@@ -473,20 +552,23 @@ def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     targets = load_targets()
     base = compose(f"market.n_borrowers={n_borrowers}")
     start = {p.key: float(np.clip(get_value(base, p.key), p.low, p.high)) for p in PARAMETERS}
-    evaluator = Evaluator(seeds, args.jobs)
+    evaluator = Evaluator(seeds, args.jobs, args.launcher)
     started = time.perf_counter()
     state = {"count": 0, "best": np.inf}
+    scales = None
+    if args.weights == "variance":  # estimated at the start, on the fit's own seeds
+        scales = seed_scales(evaluator.run(with_values(base, start))[0], targets)
 
     def objective(values: dict[str, float]) -> float:
         summaries, _ = evaluator.run(with_values(base, values))
-        value = loss(mean_summary(summaries), targets)
+        value = loss(mean_summary(summaries), targets, scales)
         state["count"] += 1
         state["best"] = min(state["best"], value)
         _progress(state["count"], args.budget, value, state["best"], started)
         return value
 
     try:
-        values, best = fit(objective, start, args.budget)
+        values, best = fit(objective, start, args.budget, screen_radius=args.screen_radius)
         summaries, yearly = evaluator.run(with_values(base, values))
     finally:
         evaluator.close()
@@ -501,7 +583,10 @@ def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         "evaluations": state["count"],
         "date": dt.date.today().isoformat(),
         "tolerance": CHECK_TOLERANCE,
+        "weights": args.weights,
     }
+    if scales:
+        record["scales"] = scales
     if args.note:
         record["note"] = args.note
     write_calibration(out, values, record, table)
@@ -523,6 +608,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.recover:
+        from scenarios.recovery import recover
+
+        return recover(args)
     return check(args) if args.check else calibrate(args, argv)
 
 

@@ -62,24 +62,68 @@ def _run_one(args: tuple[SimConfig, int]) -> tuple[dict[str, float], pd.DataFram
     return summarise(yearly, load_targets(), tables["types_yearly"]), yearly
 
 
-class Evaluator:
-    """Runs a config over fixed seeds (common random numbers), in parallel processes."""
+LAUNCHERS = ("local", "joblib", "ray")
+"""Where evaluations run: local processes, joblib's loky workers, or Ray tasks (a cluster)."""
 
-    def __init__(self, seeds: Sequence[int], jobs: int | None = None) -> None:
+
+class Evaluator:
+    """Runs a config over fixed seeds (common random numbers), in parallel.
+
+    ``launcher`` is ``local`` (a process pool), ``joblib`` (loky workers, the
+    engine of Hydra's joblib launcher) or ``ray`` (remote tasks on the Ray
+    cluster ``RAY_ADDRESS`` names, else a local one; needs the ``ray`` extra).
+    Every launcher returns the same numbers: each seed's run is deterministic.
+    """
+
+    def __init__(
+        self, seeds: Sequence[int], jobs: int | None = None, launcher: str = "local"
+    ) -> None:
+        if launcher not in LAUNCHERS:
+            raise ValueError(f"launcher {launcher!r}: must be one of {', '.join(LAUNCHERS)}")
         self.seeds = list(seeds)
+        self.launcher = launcher
         self.jobs = max(1, min(jobs or os.cpu_count() or 1, len(self.seeds)))
-        self._pool = ProcessPoolExecutor(self.jobs) if self.jobs > 1 else None
+        self._pool = None
+        if launcher == "local" and self.jobs > 1:
+            self._pool = ProcessPoolExecutor(self.jobs)
+        elif launcher == "ray":
+            self._remote = _ray_task()
 
     def run(self, cfg: SimConfig) -> tuple[list[dict[str, float]], list[pd.DataFrame]]:
         """Per-seed target summaries and yearly tables of ``cfg``."""
         args = [(cfg, s) for s in self.seeds]
-        results = list(self._pool.map(_run_one, args)) if self._pool else list(map(_run_one, args))
+        if self.launcher == "joblib":
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=self.jobs)(delayed(_run_one)(a) for a in args)
+        elif self.launcher == "ray":
+            import ray
+
+            results = ray.get([self._remote.remote(a) for a in args])
+        elif self._pool:
+            results = list(self._pool.map(_run_one, args))
+        else:
+            results = list(map(_run_one, args))
         return [r[0] for r in results], [r[1] for r in results]
 
     def close(self) -> None:
         """Shut the worker processes down."""
         if self._pool:
             self._pool.shutdown()
+
+
+def _ray_task():
+    """``_run_one`` as a Ray task, Ray started (or joined) first."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise SystemExit(
+            "--launcher ray needs Ray: pip install '.[ray]' (then RAY_ADDRESS=host:port to"
+            " use a cluster)"
+        ) from exc
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+    return ray.remote(_run_one)
 
 
 def comparison_table(summaries: list[dict[str, float]], targets: Targets) -> str:

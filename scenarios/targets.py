@@ -57,8 +57,8 @@ TOLERANCE = {
 
 PRICE_TOLERANCE = 0.0025
 """Scale of the price-structure penalty: a quarter of a percentage point outside a band."""
-PRICE_MARGIN = 0.001
-"""How far inside each type's rate band the calibration aims (a tenth of a point; a choice)."""
+PRICE_MARGIN = 0.002
+"""How far inside each type's rate band the calibration aims (a fifth of a point; a choice)."""
 PLATFORM_SPREAD_MIN = 0.06  # real market: a platform loan costs roughly 8-15 points more
 PLATFORM_HIGH_RATE = 0.15  # real market: much platform volume sits near the caps
 PRICE_YEAR = 2024

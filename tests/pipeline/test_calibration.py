@@ -183,3 +183,46 @@ def test_seeds_needed_table_by_hand():
     lines = calibrate.seeds_needed_table(summaries)
     assert len(lines) == 2
     assert lines[1].split() == ["hhi_2030", "100", "50", "16"]
+
+
+def test_inverse_variance_scales_by_hand():
+    """online_share_2024 over seeds 0.38, 0.40, 0.42: sd 0.02, standard error 0.02 / sqrt(3).
+
+    A moment equal on every seed gets the floor, so its weight stays finite; the
+    loss with these scales measures errors in standard errors instead of tolerances.
+    """
+    targets = load_targets()
+    base = {key: target for key, target, _ in target_rows(targets)}
+    base |= {"hhi_2024": 400.0, "hhi_2030": 600.0}  # rising: no HHI penalty
+    summaries = [base | {"online_share_2024": v} for v in (0.38, 0.40, 0.42)]
+    scales = calibrate.seed_scales(summaries, targets)
+    assert scales["online_share_2024"] == pytest.approx(0.02 / math.sqrt(3), abs=1e-8)
+    assert scales["avg_rate_2024"] == calibrate.SCALE_FLOOR
+    tol = calibrate.loss_terms(base | {"online_share_2024": 0.41}, targets)["online_share"]
+    var = calibrate.loss_terms(base | {"online_share_2024": 0.41}, targets, scales)["online_share"]
+    n = len(targets.online_share)
+    assert tol == pytest.approx((0.03 / 0.03) ** 2 / n)
+    assert var == pytest.approx((0.03 / (0.02 / math.sqrt(3))) ** 2 / n)
+
+
+def test_joblib_launcher_gives_the_local_numbers():
+    """Two seeds at 3,000 borrowers: joblib's workers and local processes agree exactly."""
+    from scenarios.calibration_io import Evaluator
+
+    cfg = compose_config("market.n_borrowers=3000")
+    results = []
+    for launcher in ("local", "joblib"):
+        evaluator = Evaluator([1, 2], jobs=2, launcher=launcher)
+        try:
+            results.append(evaluator.run(cfg)[0])
+        finally:
+            evaluator.close()
+    assert results[0] == results[1]
+
+
+def test_unknown_launcher_is_refused():
+    """A launcher outside local, joblib, ray is a ValueError naming the allowed ones."""
+    from scenarios.calibration_io import Evaluator
+
+    with pytest.raises(ValueError, match="must be one of local, joblib, ray"):
+        Evaluator([1], launcher="slurm")

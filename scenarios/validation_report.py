@@ -1,0 +1,145 @@
+"""The calibration-and-validation tables of docs/ODD.md, generated from the committed files.
+
+    python -m scenarios.validation_report                    # print the section
+    python -m scenarios.validation_report --write docs/ODD.md
+
+The section between ``<!-- validation:start -->`` and ``<!-- validation:end -->``
+is rendered from three committed files: the calibration record in
+``conf/calibration/baseline.yaml`` (each moment's target, error and weight),
+``docs/validation/recovery.csv`` (``lendsim-calibrate --recover``) and
+``docs/validation/backtest_scores.csv`` (``lendsim-backtest``). A test renders
+it again and compares, so the document cannot drift from the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from scenarios.calibration_io import read_record
+from scenarios.targets import load_targets, target_rows
+from sim.config import CONF_DIR
+from sim.output.atomic import atomic_write_text
+
+ROOT = CONF_DIR.parent
+CALIBRATION = CONF_DIR / "calibration" / "baseline.yaml"
+VALIDATION_DIR = ROOT / "docs" / "validation"
+START, END = "<!-- validation:start -->", "<!-- validation:end -->"
+
+
+def moments_table(record: dict) -> list[str]:
+    """Each calibration moment: target, error at the committed fit, tolerance, weight."""
+    from scenarios.calibrate import WEIGHTS
+
+    targets = load_targets()
+    lines = [
+        "| moment | target | error (simulated - target) | tolerance | group weight |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    errors = record.get("errors", {})
+    for key, target, tol in target_rows(targets):
+        group = next(g for g in WEIGHTS if key.startswith(g))
+        lines.append(
+            f"| `{key}` | {target:.4g} | {errors.get(key, math.nan):+.4f} | {tol:.4g} |"
+            f" {WEIGHTS[group]:g} |"
+        )
+    for key, gap in sorted(errors.items()):
+        if key.startswith("price_gap_"):
+            name = key.removeprefix("price_gap_")
+            lines.append(f"| `{name}` (miss outside its band) | band | {gap:+.4f} | 0.0025 |"
+                         f" {WEIGHTS['price_structure']:g} |")
+    return lines
+
+
+def recovery_lines(path: Path) -> list[str]:
+    """The recovered-parameter table of ``recovery.csv``."""
+    table = pd.read_csv(path)
+    lines = [
+        "| parameter | truth | recovered | error (share of range) | identified |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for _, r in table.iterrows():
+        verdict = "no" if not r["identified"] else (
+            "yes, recovered" if r["recovered_within_tolerance"] else "yes, not recovered"
+        )
+        lines.append(
+            f"| `{r['parameter']}` | {r['truth']:.4g} | {r['recovered']:.4g} |"
+            f" {r['error_share_of_range']:.3f} | {verdict} |"
+        )
+    return lines
+
+
+def backtest_lines(path: Path) -> list[str]:
+    """The per-metric back-test scores of ``backtest_scores.csv``."""
+    table = pd.read_csv(path)
+    lines = [
+        "| metric | years | shape score | level error | seed sd | seeds needed |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for _, r in table.iterrows():
+        level = "n/a" if pd.isna(r["level_error"]) else f"{r['level_error']:.4g}"
+        shape = "n/a" if pd.isna(r["shape_score"]) else f"{r['shape_score']:.3f}"
+        needed = "n/a" if pd.isna(r["seeds_needed"]) else f"{int(r['seeds_needed'])}"
+        lines.append(
+            f"| `{r['metric']}` | {r['years']} | {shape} | {level} | {r['seed_sd']:.4g} |"
+            f" {needed} |"
+        )
+    finite = table["shape_score"].dropna()
+    lines += ["", f"Overall shape score: {finite.mean():.3f} (mean over {finite.size} metrics)."]
+    return lines
+
+
+def render(validation_dir: Path = VALIDATION_DIR, calibration: Path = CALIBRATION) -> str:
+    """The whole generated block, markers included."""
+    record = read_record(calibration)
+    lines = [
+        START,
+        f"Moments of the committed fit (`{calibration.relative_to(ROOT)}`, loss"
+        f" {record['loss']:.4f}, seeds {record['seeds']}, {record['n_borrowers']:,} borrowers):",
+        "",
+        *moments_table(record),
+        "",
+        "Parameter recovery (`docs/validation/recovery.csv`, from `lendsim-calibrate"
+        " --recover`):",
+        "",
+        *recovery_lines(validation_dir / "recovery.csv"),
+        "",
+        "Back-test of `history_2019_2024` against `scenarios/data/history_observed.csv`"
+        " (`docs/validation/backtest_scores.csv`, from `lendsim-backtest`):",
+        "",
+        *backtest_lines(validation_dir / "backtest_scores.csv"),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def replace_block(document: str, block: str) -> str:
+    """``document`` with its generated block replaced (or appended when it has none)."""
+    if START in document and END in document:
+        head, rest = document.split(START, 1)
+        _, tail = rest.split(END, 1)
+        return head + block + tail
+    return document.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the block, or write it into a Markdown file."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", type=Path, help="Markdown file to update (docs/ODD.md)")
+    args = ap.parse_args(argv)
+    block = render()
+    if args.write:
+        atomic_write_text(args.write, replace_block(args.write.read_text(), block))
+        print(f"updated {args.write}")
+    else:
+        sys.stdout.write(block + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -18,7 +18,7 @@ from typing import Any
 from scenarios.calibration_io import read_record
 from scenarios.levers import Lever, allowed_values, catalogue
 from sim.config import CONF_DIR, SimConfig
-from sim.diagnostics import SCALE_FREE_FROM
+from sim.diagnostics import PRICES_HOLD_FROM
 from sim.validation import compose
 
 ROOT = CONF_DIR.parent
@@ -185,8 +185,8 @@ class Scale:
         text = f"allowed {self.allowed}"
         if self.calibrated:
             text += (
-                f"; calibrated at {self.calibrated:,} borrowers, results checked to hold from "
-                f"{SCALE_FREE_FROM:,}: below that, small lenders' books are lumpy and results "
+                f"; calibrated at {self.calibrated:,} borrowers (prices and channels hold from "
+                f"{PRICES_HOLD_FROM:,}): below that, small lenders' books are lumpy and results "
                 "depend on the number of borrowers (docs/ODD.md, Known limitations)"
             )
         return text

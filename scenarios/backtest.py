@@ -271,6 +271,23 @@ def overall_score(per_metric: pd.DataFrame) -> float:
 
 
 # ----------------------------------------------------------------- writing
+def score_lines(per_metric: pd.DataFrame) -> list[str]:
+    """The per-metric scores as a Markdown table."""
+    lines = [
+        "| metric | years | shape score | level error | seed sd | seeds needed (half-width) |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for _, r in per_metric.iterrows():
+        level = "n/a (units differ)" if pd.isna(r["level_error"]) else f"{r['level_error']:.4g}"
+        shape = "n/a" if pd.isna(r["shape_score"]) else f"{r['shape_score']:.3f}"
+        needed = "n/a" if pd.isna(r["seeds_needed"]) else f"{int(r['seeds_needed'])}"
+        lines.append(
+            f"| `{r['metric']}` | {r['years']} | {shape} | {level} | {r['seed_sd']:.4g} |"
+            f" {needed} ({r['resolution']:.4g}) |"
+        )
+    return lines
+
+
 def markdown(table: pd.DataFrame, per_metric: pd.DataFrame, header: str) -> str:
     """The back-test as a Markdown report."""
     lines = [f"# Back-test: {header}", ""]
@@ -278,19 +295,7 @@ def markdown(table: pd.DataFrame, per_metric: pd.DataFrame, header: str) -> str:
         f"Overall shape score (mean absolute log error of the ratios): "
         f"**{overall_score(per_metric):.3f}**"
     )
-    lines += [
-        "",
-        "| metric | years | shape score | level error | seed sd | seeds needed (half-width) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for _, r in per_metric.iterrows():
-        level = "n/a (units differ)" if math.isnan(r["level_error"]) else f"{r['level_error']:.4g}"
-        shape = "n/a" if math.isnan(r["shape_score"]) else f"{r['shape_score']:.3f}"
-        needed = "n/a" if math.isnan(r["seeds_needed"]) else f"{int(r['seeds_needed'])}"
-        lines.append(
-            f"| `{r['metric']}` | {r['years']} | {shape} | {level} | {r['seed_sd']:.4g} |"
-            f" {needed} ({r['resolution']:.4g}) |"
-        )
+    lines += ["", *score_lines(per_metric)]
     lines += ["", "| metric | year | observed | simulated (band) | observed ratio | simulated ratio"
               " (band) | source |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for _, r in table.iterrows():

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from scenarios.sweep.stats import PairedDifference, t_interval
-from sim.diagnostics import SCALE_FREE_FROM
+from sim.diagnostics import PRICES_HOLD_FROM
 from sim.regulator import EXIT_CAUSES
 
 Tables = dict[str, pd.DataFrame]
@@ -251,9 +251,10 @@ SCALE_METRICS: dict[str, Metric] = {
     "average rate 2030": yearly("avg_rate", 2030),
     "served share 2030": yearly("served_share", 2030),
 }
-SMALL_SCALES = (SCALE_FREE_FROM, 20_000)
-"""Population sizes compared with the default scale: the smallest at which results
-are stated to hold (``sim.diagnostics.SCALE_FREE_FROM``) and the quick-look 20,000."""
+SMALL_SCALES = (PRICES_HOLD_FROM, 20_000)
+"""Population sizes compared with the default scale: the smallest at which prices and
+channels are stated to hold (``sim.diagnostics.PRICES_HOLD_FROM``) and the quick-look
+20,000."""
 
 
 def run_point(overrides: tuple[str, ...]) -> Tables:

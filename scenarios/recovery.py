@@ -158,11 +158,9 @@ def recover(args: argparse.Namespace) -> int:
     return 0
 
 
-def recovery_markdown(table: pd.DataFrame, header: str) -> str:
+def table_lines(table: pd.DataFrame) -> list[str]:
     """The recovery table as Markdown, with the verdict per parameter."""
     lines = [
-        f"Parameter recovery: {header}.",
-        "",
         "| parameter | start | truth | recovered | error (share of range) | identified |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
     ]
@@ -176,4 +174,9 @@ def recovery_markdown(table: pd.DataFrame, header: str) -> str:
             f"| `{r['parameter']}` | {r['start']:.4g} | {r['truth']:.4g} | {r['recovered']:.4g} |"
             f" {r['error_share_of_range']:.3f} | {verdict} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def recovery_markdown(table: pd.DataFrame, header: str) -> str:
+    """The recovery report: its header line, then the table."""
+    return "\n".join([f"Parameter recovery: {header}.", "", *table_lines(table)]) + "\n"

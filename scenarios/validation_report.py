@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from scenarios.calibration_io import read_record
-from scenarios.targets import load_targets, target_rows
+from scenarios.targets import PRICE_TOLERANCE, load_targets, target_rows
 from sim.config import CONF_DIR
 from sim.output.atomic import atomic_write_text
 
@@ -51,47 +51,32 @@ def moments_table(record: dict) -> list[str]:
     for key, gap in sorted(errors.items()):
         if key.startswith("price_gap_"):
             name = key.removeprefix("price_gap_")
-            lines.append(f"| `{name}` (miss outside its band) | band | {gap:+.4f} | 0.0025 |"
-                         f" {WEIGHTS['price_structure']:g} |")
+            weight = WEIGHTS["price_structure"]
+            lines.append(
+                f"| `{name}` (miss outside its band) | band | {gap:+.4f} |"
+                f" {PRICE_TOLERANCE:g} | {weight:g} |"
+            )
     return lines
 
 
 def recovery_lines(path: Path) -> list[str]:
     """The recovered-parameter table of ``recovery.csv``."""
-    table = pd.read_csv(path)
-    lines = [
-        "| parameter | truth | recovered | error (share of range) | identified |",
-        "| --- | ---: | ---: | ---: | --- |",
-    ]
-    for _, r in table.iterrows():
-        verdict = "no" if not r["identified"] else (
-            "yes, recovered" if r["recovered_within_tolerance"] else "yes, not recovered"
-        )
-        lines.append(
-            f"| `{r['parameter']}` | {r['truth']:.4g} | {r['recovered']:.4g} |"
-            f" {r['error_share_of_range']:.3f} | {verdict} |"
-        )
-    return lines
+    from scenarios.recovery import table_lines
+
+    return table_lines(pd.read_csv(path))
 
 
 def backtest_lines(path: Path) -> list[str]:
-    """The per-metric back-test scores of ``backtest_scores.csv``."""
+    """The per-metric back-test scores of ``backtest_scores.csv``, and the overall score."""
+    from scenarios.backtest import overall_score, score_lines
+
     table = pd.read_csv(path)
-    lines = [
-        "| metric | years | shape score | level error | seed sd | seeds needed |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
-    ]
-    for _, r in table.iterrows():
-        level = "n/a" if pd.isna(r["level_error"]) else f"{r['level_error']:.4g}"
-        shape = "n/a" if pd.isna(r["shape_score"]) else f"{r['shape_score']:.3f}"
-        needed = "n/a" if pd.isna(r["seeds_needed"]) else f"{int(r['seeds_needed'])}"
-        lines.append(
-            f"| `{r['metric']}` | {r['years']} | {shape} | {level} | {r['seed_sd']:.4g} |"
-            f" {needed} |"
-        )
     finite = table["shape_score"].dropna()
-    lines += ["", f"Overall shape score: {finite.mean():.3f} (mean over {finite.size} metrics)."]
-    return lines
+    return [
+        *score_lines(table),
+        "",
+        f"Overall shape score: {overall_score(table):.3f} (mean over {finite.size} metrics).",
+    ]
 
 
 def render(validation_dir: Path = VALIDATION_DIR, calibration: Path = CALIBRATION) -> str:

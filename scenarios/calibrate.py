@@ -32,20 +32,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import shlex
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.stats import qmc
 
 from scenarios.calibration_io import (
     LAUNCHERS,
+    OUTPUT_DIR,
     Evaluator,
     comparison_table,
     plot_fit,
@@ -53,11 +51,16 @@ from scenarios.calibration_io import (
     record_header,
     with_values,
 )
+from scenarios.fitting import (
+    PARAMETERS,
+    fit,
+    loss,
+    report_progress,
+    seed_scales,
+)
 from scenarios.parameters import Parameter, get_value, nest
 from scenarios.sweep.stats import seeds_needed
 from scenarios.targets import (
-    PRICE_MARGIN,
-    PRICE_TOLERANCE,
     TOLERANCE,
     Targets,
     load_targets,
@@ -71,7 +74,6 @@ from sim.output.atomic import atomic_write_text
 from sim.validation import compose
 
 DEFAULT_OUT = CONF_DIR / "calibration" / "baseline.yaml"
-OUTPUT_DIR = CONF_DIR.parent / "outputs" / "calibration"
 DEFAULT_PLOT = OUTPUT_DIR / "calibration.png"
 CHECK_TOLERANCE = 0.05
 """``--check`` passes when the re-evaluated loss is within 5 % (relative) of the recorded one.
@@ -80,237 +82,6 @@ Runs are deterministic for a given code and seed, so the same code reproduces
 the loss exactly; the tolerance leaves room for numerically different
 platforms and for refactorings that only reorder floating-point sums.
 """
-
-WEIGHTS = {
-    "online_share": 1.0,
-    "avg_rate": 1.0,
-    "lending_growth": 1.0,
-    "type_share": 1.0,
-    "served_share": 0.25,  # the report says "about"; weaker than the acceptance targets
-    "hhi_rising": 1.0,
-    "price_structure": 1.0,
-}
-"""Weight of each target group in the loss (each group is a mean over its points)."""
-
-HHI_MARGIN = 0.05
-"""The HHI penalty vanishes once HHI 2030 exceeds HHI 2024 by 5 %: a margin so that
-the seed average stays above, not a figure from the report."""
-
-
-# The parameters the report does not pin down, fitted within bounds.
-PARAMETERS: tuple[Parameter, ...] = (
-    Parameter(
-        "behaviour.digital_trend",
-        0.0,
-        0.10,
-        "borrowers' yearly gain in digital affinity: unobserved; sets the online share's slope",
-    ),
-    Parameter(
-        "lenders.bank.online_capability",
-        0.2,
-        0.9,
-        "share of a bank's business it can take online: unobserved; sets the 2024 online level",
-    ),
-    Parameter(
-        "lenders.credit_cooperative.online_capability",
-        0.05,
-        0.8,
-        "the same for credit cooperatives (the report: digitising, but behind banks)",
-    ),
-    Parameter(
-        "lenders.bank.markup",
-        0.01,
-        0.08,
-        "banks' initial margin over cost: unobserved; with costs it sets the 2024 rate level",
-    ),
-    Parameter(
-        "lenders.credit_cooperative.markup",
-        0.01,
-        0.08,
-        "credit cooperatives' initial margin over cost",
-    ),
-    Parameter(
-        "lenders.online_platform.markup",
-        0.01,
-        0.08,
-        "online platforms' initial margin over cost",
-    ),
-    Parameter(
-        "behaviour.markup_speed",
-        0.005,
-        0.10,
-        "monthly share of the gap to the market-power margin a lender closes: unobserved;"
-        " sets how fast 2024's margins move to those the market's structure supports",
-    ),
-    Parameter(
-        "behaviour.rate_sensitivity",
-        0.2,
-        1.5,
-        "borrowers' logit weight per point of rate: unobserved; it sets both the choice"
-        " between lenders and the market-power margin 1 / (alpha (1 - s))",
-    ),
-    Parameter(
-        "behaviour.online_rate_sensitivity",
-        1.0,
-        3.0,
-        "how much more online comparison weighs the rate: unobserved; with the online"
-        " share's rise it sets how fast margins fall",
-    ),
-    Parameter(
-        "lenders.bank.risk_appetite",
-        0.04,
-        0.12,
-        "the riskiest PD a bank approves: unobserved; sets how far banks reach down-market",
-    ),
-    Parameter(
-        "lenders.online_platform.risk_appetite",
-        0.15,
-        0.60,
-        "the riskiest PD a platform approves: unobserved; sets the platforms' price level",
-    ),
-    Parameter(
-        "behaviour.co_lending_margin",
-        0.0,
-        0.05,
-        "what a partner bank earns over its funds and the expected loss on co-lent loans:"
-        " unobserved (contract terms are private); sets how much platforms keep",
-    ),
-    Parameter(
-        "lenders.credit_cooperative.brand",
-        0.3,
-        3.0,
-        "cooperatives' visibility relative to banks (local branch density): unobserved;"
-        " keeps their new-lending share in line with their 33 % of the stock",
-    ),
-    Parameter(
-        "lenders.online_platform.brand",
-        0.3,
-        3.0,
-        "platforms' visibility (app reach of the big tech groups): unobserved",
-    ),
-    Parameter(
-        "market.demand_growth",
-        0.08,
-        0.25,
-        "growth of application rates: the report's 17 % a year of credit demand is a growth of"
-        " demand *amounts*, which the model's application rates only approximate",
-    ),
-)
-"""The fitted parameters, their bounds and why each is free."""
-
-
-# -------------------------------------------------------------- evaluation
-def loss_terms(
-    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
-) -> dict[str, float]:
-    """Each target group's mean squared error in units of its tolerance.
-
-    With ``scales`` (``seed_scales``: each moment's standard error over the seeds)
-    a point moment's error is in units of its scale instead: the method of
-    simulated moments' inverse-variance weights.
-    """
-    groups: dict[str, list[float]] = {}
-    for key, target, tol in target_rows(targets):
-        group = next(g for g in WEIGHTS if key.startswith(g))
-        unit = scales[key] if scales else tol
-        groups.setdefault(group, []).append(((summary[key] - target) / unit) ** 2)
-    a, b = targets.hhi_rising
-    rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
-    groups["hhi_rising"] = [(max(0.0, HHI_MARGIN - rise) / HHI_MARGIN) ** 2]
-    if "platform_rate_p75" in summary:
-        gaps = price_gaps(summary, targets, PRICE_MARGIN).values()
-        groups["price_structure"] = [(gap / PRICE_TOLERANCE) ** 2 for gap in gaps]
-    return {g: float(np.mean(v)) for g, v in groups.items()}
-
-
-def seed_scales(summaries: list[dict[str, float]], targets: Targets) -> dict[str, float]:
-    """Each point moment's standard error over the seeds: sd / sqrt(seeds), at least 1e-6."""
-    n = len(summaries)
-    out = {}
-    for key, _, _ in target_rows(targets):
-        sd = float(np.std([s[key] for s in summaries], ddof=1)) if n > 1 else 0.0
-        out[key] = round(max(sd / math.sqrt(n), SCALE_FLOOR), 8)
-    return out
-
-
-SCALE_FLOOR = 1e-6
-"""Smallest moment scale under inverse-variance weights (a moment equal on every seed)."""
-
-
-def loss(
-    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
-) -> float:
-    """Weighted loss of a seed-averaged summary: 0 when every target is hit exactly.
-
-    The weights are normalised over the groups the summary has (the price
-    structure only when it carries the type rates).
-    """
-    terms = loss_terms(summary, targets, scales)
-    return float(sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS[g] for g in terms))
-
-
-# ------------------------------------------------------------------ search
-def _to_unit(values: dict[str, float]) -> np.ndarray:
-    return np.array([(values[p.key] - p.low) / (p.high - p.low) for p in PARAMETERS])
-
-
-def _from_unit(u: np.ndarray) -> dict[str, float]:
-    u = np.clip(u, 0.0, 1.0)
-    pairs = zip(PARAMETERS, u, strict=True)
-    return {p.key: float(p.low + ui * (p.high - p.low)) for p, ui in pairs}
-
-
-def fit(
-    objective: Callable[[dict[str, float]], float],
-    start: dict[str, float],
-    budget: int,
-    seed: int = 2024,
-    screen_share: float = 0.25,
-    screen_radius: float = 0.25,
-) -> tuple[dict[str, float], float]:
-    """Minimise ``objective`` over the bounded box; return the best values and loss.
-
-    A Latin-hypercube screening (``screen_share`` of the budget) samples a box of
-    half-width ``screen_radius`` (in unit coordinates) around ``start``; Nelder-Mead
-    then refines from the best point with the rest of the budget.
-    """
-    best: dict[str, Any] = {"loss": np.inf, "u": _to_unit(start)}
-
-    def f(u: np.ndarray) -> float:
-        value = objective(_from_unit(u))
-        if value < best["loss"]:
-            best.update(loss=value, u=np.clip(u, 0.0, 1.0))
-        return value
-
-    f(best["u"])
-    n_screen = int(screen_share * budget)
-    if n_screen > 0:
-        sampler = qmc.LatinHypercube(d=len(PARAMETERS), seed=seed)
-        lo = np.clip(best["u"] - screen_radius, 0.0, 1.0)
-        hi = np.clip(best["u"] + screen_radius, 0.0, 1.0)
-        for point in qmc.scale(sampler.random(n_screen), lo, hi):
-            f(point)
-    remaining = budget - 1 - n_screen
-    if remaining > len(PARAMETERS) + 1:
-        x0 = best["u"]
-        step = 0.08
-        simplex = [x0] + [
-            np.clip(x0 + step * np.eye(len(x0))[i] * (1 if x0[i] < 0.5 else -1), 0.0, 1.0)
-            for i in range(len(x0))
-        ]
-        minimize(
-            f,
-            x0,
-            method="Nelder-Mead",
-            bounds=[(0.0, 1.0)] * len(x0),
-            options={
-                "maxfev": remaining,
-                "initial_simplex": np.array(simplex),
-                "xatol": 1e-3,
-                "fatol": 1e-4,
-            },
-        )
-    return _from_unit(best["u"]), float(best["loss"])
 
 
 # ------------------------------------------------------------------ output
@@ -343,20 +114,6 @@ def write_calibration(
 
 
 # ------------------------------------------------------------ command line
-def progress_line(count: int, budget: int, value: float, best: float, elapsed: float) -> str:
-    """One evaluation's progress: count, loss, best so far, time taken and the ETA."""
-    eta = elapsed / max(count, 1) * max(budget - count, 0)
-    return (
-        f"eval {count:4d}/{budget}  loss {value:9.4f}  best {best:9.4f}  "
-        f"{elapsed:6.0f} s  ETA {eta:5.0f} s"
-    )
-
-
-def _progress(count: int, budget: int, value: float, best: float, started: float) -> None:
-    line = progress_line(count, budget, value, best, time.perf_counter() - started)
-    print(line, file=sys.stderr, flush=True)
-
-
 HALF_WIDTH = {
     "hhi_": 50.0,
     "online_share_": 0.01,
@@ -564,7 +321,7 @@ def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
         value = loss(mean_summary(summaries), targets, scales)
         state["count"] += 1
         state["best"] = min(state["best"], value)
-        _progress(state["count"], args.budget, value, state["best"], started)
+        report_progress(state["count"], args.budget, value, state["best"], started)
         return value
 
     try:

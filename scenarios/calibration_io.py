@@ -34,10 +34,12 @@ from scenarios.targets import (
     summarise,
     target_rows,
 )
-from sim.config import SimConfig
+from sim.config import CONF_DIR, SimConfig
 from sim.validation import load_config
 
 RECORD_PREFIX = "# calibration-record: "
+OUTPUT_DIR = CONF_DIR.parent / "outputs" / "calibration"
+"""Where fits and identification checks write unless told otherwise."""
 """Start of the header line holding the record (loss, seeds, scale, date) as JSON."""
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scenarios.calibration_io import Evaluator, with_values
+from scenarios.calibration_io import OUTPUT_DIR, Evaluator, with_values
+from scenarios.fitting import PARAMETERS, fit, from_unit, loss, report_progress, to_unit
+from scenarios.parameters import get_value
 from scenarios.targets import PRICE_TOLERANCE, TYPE_GROUPS, Targets, load_targets, mean_summary
 from sim.output.atomic import atomic_write_text, write_csv
 from sim.validation import compose
@@ -95,18 +97,14 @@ def recovery_table(
 
 def recover(args: argparse.Namespace) -> int:
     """Run the identification check and write ``recovery.csv`` and ``recovery.md``."""
-    from scenarios import calibrate as cal
-
     n_seeds = args.seeds or 4
     n_borrowers = args.n_borrowers or 30000
     seeds = list(range(args.first_seed, args.first_seed + n_seeds))
     base = compose(f"market.n_borrowers={n_borrowers}")
-    start = {
-        p.key: float(np.clip(cal.get_value(base, p.key), p.low, p.high)) for p in cal.PARAMETERS
-    }
-    start_u = cal._to_unit(start)
+    start = {p.key: float(np.clip(get_value(base, p.key), p.low, p.high)) for p in PARAMETERS}
+    start_u = to_unit(start)
     truth_u = perturbed(start_u, args.perturb, args.recover_seed)
-    truth = cal._from_unit(truth_u)
+    truth = from_unit(truth_u)
     target_seeds = [s + TARGET_SEED_OFFSET for s in seeds]
     made = Evaluator(target_seeds, args.jobs, args.launcher)
     try:
@@ -119,15 +117,15 @@ def recover(args: argparse.Namespace) -> int:
     count = {"n": 0, "best": np.inf}
 
     def objective(values: dict[str, float]) -> float:
-        value = cal.loss(mean_summary(evaluator.run(with_values(base, values))[0]), targets)
+        value = loss(mean_summary(evaluator.run(with_values(base, values))[0]), targets)
         count["n"] += 1
         count["best"] = min(count["best"], value)
-        cal._progress(count["n"], total, value, count["best"], started)
+        report_progress(count["n"], total, value, count["best"], started)
         return value
 
     started = time.perf_counter()
     try:
-        found, best = cal.fit(objective, start, args.budget, screen_radius=args.screen_radius)
+        found, best = fit(objective, start, args.budget, screen_radius=args.screen_radius)
         at_truth = objective(truth)
         moved = np.full((len(truth_u), 2), np.nan)
         for i in range(len(truth_u)):
@@ -135,16 +133,16 @@ def recover(args: argparse.Namespace) -> int:
                 u = truth_u.copy()
                 u[i] = np.clip(u[i] + sign * PROBE, 0.0, 1.0)
                 if u[i] != truth_u[i]:
-                    moved[i, j] = objective(cal._from_unit(u))
+                    moved[i, j] = objective(from_unit(u))
     finally:
         evaluator.close()
-    lows = np.array([p.low for p in cal.PARAMETERS])
-    highs = np.array([p.high for p in cal.PARAMETERS])
+    lows = np.array([p.low for p in PARAMETERS])
+    highs = np.array([p.high for p in PARAMETERS])
     pinned = identified(at_truth, moved)
-    names = [p.key for p in cal.PARAMETERS]
-    table = recovery_table(names, start_u, truth_u, cal._to_unit(found), pinned, lows, highs)
+    names = [p.key for p in PARAMETERS]
+    table = recovery_table(names, start_u, truth_u, to_unit(found), pinned, lows, highs)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = Path(args.out) if args.out else cal.OUTPUT_DIR / stamp
+    out = Path(args.out) if args.out else OUTPUT_DIR / stamp
     out.mkdir(parents=True, exist_ok=True)
     header = (
         f"{n_seeds} seeds, {n_borrowers:,} borrowers, budget {args.budget}, perturbation "

@@ -34,7 +34,7 @@ START, END = "<!-- validation:start -->", "<!-- validation:end -->"
 
 def moments_table(record: dict) -> list[str]:
     """Each calibration moment: target, error at the committed fit, tolerance, weight."""
-    from scenarios.calibrate import WEIGHTS
+    from scenarios.fitting import WEIGHTS
 
     targets = load_targets()
     lines = [

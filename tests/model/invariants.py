@@ -177,7 +177,8 @@ def check_lender_tables(lenders: pd.DataFrame, types: pd.DataFrame, yearly: pd.D
         _nan_exactly_when(lenders, column, lenders["funded"] <= 0, "lenders_yearly")
     bought = lenders["exit_cause"].isin(["acquired_failing", "acquired_distressed"])
     _nan_exactly_when(lenders, "acquirer", ~bought, "lenders_yearly")
-    ratios = ("rate", "npl_ratio", "capital_ratio", "acquirer")
+    _nan_exactly_when(lenders, "roe", lenders["equity"] <= 0, "lenders_yearly")
+    ratios = ("rate", "npl_ratio", "capital_ratio", "acquirer", "roe")
     others = [c for c in numeric.columns if c not in ratios]
     assert not lenders[others].isna().any().any(), "lenders_yearly: empty cells"
     for column in ("outstanding", "new_lending", "funded"):
@@ -209,7 +210,15 @@ def check_lender_tables(lenders: pd.DataFrame, types: pd.DataFrame, yearly: pd.D
     rates = [c for c in types.columns if c == "rate" or c.startswith("rate_p")]
     for column in rates:  # a type's rates are undefined exactly when it lent nothing
         _nan_exactly_when(types, column, types["new_lending"] <= 0, "types_yearly")
-    others = [c for c in types.select_dtypes("number").columns if c not in rates]
+    # a type's ROE is undefined exactly when none of its lenders holds positive equity
+    held = lenders.assign(held=lenders["equity"].clip(lower=0.0))
+    held = held.groupby(["year", "lender_type"])["held"].sum()
+    keys = pd.MultiIndex.from_frame(types[["year", "lender_type"]])
+    no_equity = held.reindex(keys, fill_value=0.0).to_numpy() <= 0
+    _nan_exactly_when(types, "roe", pd.Series(no_equity, index=types.index), "types_yearly")
+    others = [
+        c for c in types.select_dtypes("number").columns if c not in rates and c != "roe"
+    ]
     assert not types[others].isna().any().any(), "types_yearly: empty cells"
     expected = [(y, t) for y in yearly["year"] for t in LENDER_TYPES]
     assert list(zip(types["year"], types["lender_type"], strict=True)) == expected, "type rows"

@@ -96,7 +96,8 @@ def test_zero_platforms_have_zero_share(caplog):
             assert (tables[name][f"{prefix}online_platform"] == 0.0).all(), (name, prefix)
     assert "online_platform" not in set(tables["lenders_yearly"]["lender_type"])
     platform = tables["types_yearly"].query("lender_type == 'online_platform'")
-    rates = [c for c in platform.columns if c.startswith("rate")]  # undefined without lending
+    # rates undefined without lending, ROE without equity
+    rates = [c for c in platform.columns if c.startswith("rate") or c == "roe"]
     amounts = platform.drop(columns=["year", "lender_type", *rates])
     assert len(platform) == 2 and (amounts == 0).all().all() and platform[rates].isna().all().all()
     assert any(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import calibrate
+from scenarios import calibrate, fitting
 from scenarios.targets import (
     DATA_DIR,
     TOLERANCE,
@@ -66,9 +66,9 @@ def test_loss_is_zero_on_target_and_matches_a_hand_calculation():
     t = load_targets()
     summary = {key: value for key, value, _ in target_rows(t)}
     summary.update(hhi_2024=1000.0, hhi_2030=1100.0)
-    assert calibrate.loss(summary, t) == 0.0
+    assert fitting.loss(summary, t) == 0.0
     summary["online_share_2026"] += TOLERANCE["online_share"]
-    assert calibrate.loss(summary, t) == pytest.approx((1 / 6) / 5.25)
+    assert fitting.loss(summary, t) == pytest.approx((1 / 6) / 5.25)
 
 
 def test_hhi_penalty_when_concentration_falls():
@@ -76,7 +76,7 @@ def test_hhi_penalty_when_concentration_falls():
     t = load_targets()
     summary = {key: value for key, value, _ in target_rows(t)}
     summary.update(hhi_2024=1000.0, hhi_2030=1000.0)
-    assert calibrate.loss(summary, t) == pytest.approx(1 / 5.25)
+    assert fitting.loss(summary, t) == pytest.approx(1 / 5.25)
     assert any(line.startswith("hhi") for line in misses(summary, t))
 
 
@@ -85,7 +85,7 @@ def test_free_parameters_have_bounds_reasons_and_fitted_values():
     in the committed calibration, which the baseline composes.
     """
     cfg = compose_config("scenario=baseline")
-    for p in calibrate.PARAMETERS:
+    for p in fitting.PARAMETERS:
         assert p.low < p.high and p.why
         value = calibrate.get_value(cfg, p.key)
         assert p.low <= value <= p.high, (p.key, value)
@@ -102,7 +102,7 @@ def test_check_reproduces_the_recorded_loss():
 
 def test_calibration_file_round_trip(tmp_path):
     """A written calibration file carries its record and composes like the committed one."""
-    values = {p.key: (p.low + p.high) / 2 for p in calibrate.PARAMETERS}
+    values = {p.key: (p.low + p.high) / 2 for p in fitting.PARAMETERS}
     record = {"loss": 1.5, "seeds": [1], "n_borrowers": 10, "evaluations": 3, "date": "x"}
     path = tmp_path / "baseline.yaml"
     calibrate.write_calibration(path, values, record, "table line")
@@ -170,7 +170,7 @@ def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_
 
 def test_progress_line_states_the_eta():
     """10 of 50 evaluations in 20 s: 2 s each, so 40 left take 80 s."""
-    line = calibrate.progress_line(10, 50, 0.5, 0.25, 20.0)
+    line = fitting.progress_line(10, 50, 0.5, 0.25, 20.0)
     assert "eval   10/50" in line and "20 s" in line and "ETA    80 s" in line
 
 
@@ -195,11 +195,11 @@ def test_inverse_variance_scales_by_hand():
     base = {key: target for key, target, _ in target_rows(targets)}
     base |= {"hhi_2024": 400.0, "hhi_2030": 600.0}  # rising: no HHI penalty
     summaries = [base | {"online_share_2024": v} for v in (0.38, 0.40, 0.42)]
-    scales = calibrate.seed_scales(summaries, targets)
+    scales = fitting.seed_scales(summaries, targets)
     assert scales["online_share_2024"] == pytest.approx(0.02 / math.sqrt(3), abs=1e-8)
-    assert scales["avg_rate_2024"] == calibrate.SCALE_FLOOR
-    tol = calibrate.loss_terms(base | {"online_share_2024": 0.41}, targets)["online_share"]
-    var = calibrate.loss_terms(base | {"online_share_2024": 0.41}, targets, scales)["online_share"]
+    assert scales["avg_rate_2024"] == fitting.SCALE_FLOOR
+    tol = fitting.loss_terms(base | {"online_share_2024": 0.41}, targets)["online_share"]
+    var = fitting.loss_terms(base | {"online_share_2024": 0.41}, targets, scales)["online_share"]
     n = len(targets.online_share)
     assert tol == pytest.approx((0.03 / 0.03) ** 2 / n)
     assert var == pytest.approx((0.03 / (0.02 / math.sqrt(3))) ** 2 / n)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios import calibrate
+from scenarios import calibrate, fitting
 from scenarios.recovery import (
     IDENTIFIED_RISE,
     identified,
@@ -43,9 +43,9 @@ def test_the_model_at_the_truth_has_zero_loss_against_its_own_moments() -> None:
     band = (0.08 - PRICE_TOLERANCE, 0.08 + PRICE_TOLERANCE)
     assert targets.price_band["bank"] == pytest.approx(band)
     assert targets.online_share[2024] == 0.4
-    assert calibrate.loss(summary, targets) == 0.0
+    assert fitting.loss(summary, targets) == 0.0
     moved = summary | {"online_share_2024": 0.43}  # one tolerance (0.03) off in one of six
-    assert calibrate.loss(moved, targets) > 0.0
+    assert fitting.loss(moved, targets) > 0.0
 
 
 def test_the_truth_moves_at_most_the_perturbation_inside_the_box() -> None:
@@ -85,7 +85,7 @@ def test_recover_writes_a_row_per_parameter(tmp_path: Path) -> None:
     argv = ["--recover", "--budget", "3", "--seeds", "1", "--n-borrowers", "3000"]
     assert calibrate.main([*argv, "--jobs", "1", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "recovery.csv")
-    assert table["parameter"].tolist() == [p.key for p in calibrate.PARAMETERS]
+    assert table["parameter"].tolist() == [p.key for p in fitting.PARAMETERS]
     assert (tmp_path / "recovery.md").read_text().startswith("Parameter recovery:")
 
 

@@ -52,6 +52,7 @@ from scenarios.calibration_io import (
     with_values,
 )
 from scenarios.fitting import (
+    NOT_IDENTIFIED,
     PARAMETERS,
     fit,
     loss,
@@ -104,13 +105,21 @@ def write_calibration(
                 emit(child, indent + 1)
             else:
                 value, p = child
-                lines.append(
-                    f"{pad}{name}: {value!r}  # calibration: fitted in [{p.low:g}, {p.high:g}]"
-                )
+                lines.append(f"{pad}{name}: {value!r}  # {value_source(p)}")
 
     emit(nested, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def value_source(p: Parameter) -> str:
+    """A calibrated value's source comment: fitted in its bounds, or fixed and why."""
+    if p.key in NOT_IDENTIFIED:
+        return (
+            f"calibration: fixed at an earlier fit's value in [{p.low:g}, {p.high:g}]; the moments"
+            " do not pin it (docs/validation/identification/recovery.md)"
+        )
+    return f"calibration: fitted in [{p.low:g}, {p.high:g}]"
 
 
 # ------------------------------------------------------------ command line
@@ -215,8 +224,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ap.error("--recover writes its own report; --write and --check do not apply")
     if not 0 < args.screen_radius <= 1:
         ap.error(f"--screen-radius {args.screen_radius}: must be in (0, 1], a share of each range")
-    if not 0 < args.perturb < 1:
-        ap.error(f"--perturb {args.perturb}: must be between 0 and 1 (a share of each range)")
+    if not 0 <= args.perturb < 1:
+        ap.error(
+            f"--perturb {args.perturb}: allowed: at least 0 and below 1"
+            " (a share of each range; 0 checks the committed point itself)"
+        )
     if args.write and args.out is not None:
         ap.error("--write writes the committed calibration; give --out or --write, not both")
     if args.check and args.write:
@@ -352,7 +364,8 @@ def calibrate(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     if not args.write:
         print(f"the committed {DEFAULT_OUT} is unchanged (--write replaces it)")
     for p in PARAMETERS:
-        print(f"  {p.key:48s} {values[p.key]:.5g}   [{p.low:g}, {p.high:g}]")
+        fixed = "  (fixed)" if p.key in NOT_IDENTIFIED else ""
+        print(f"  {p.key:48s} {values[p.key]:.5g}   [{p.low:g}, {p.high:g}]{fixed}")
     if args.plot:
         print(f"plot: {plot_fit(yearly, targets, Path(args.plot))}")
     return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -139,31 +139,86 @@ PARAMETERS: tuple[Parameter, ...] = (
         " demand *amounts*, which the model's application rates only approximate",
     ),
 )
-"""The fitted parameters, their bounds and why each is free."""
+"""The calibrated parameters, their bounds and why each is not given by a source."""
+
+NOT_IDENTIFIED: frozenset[str] = frozenset(
+    {
+        # the loss moves when one of these moves alone, but the others make up for it:
+        "lenders.bank.online_capability",
+        "behaviour.rate_sensitivity",
+        "lenders.credit_cooperative.brand",
+        "lenders.online_platform.brand",
+        # the loss barely moves at all:
+        "lenders.credit_cooperative.online_capability",
+        "lenders.online_platform.risk_appetite",
+        "behaviour.co_lending_margin",
+    }
+)
+"""Parameters the moments do not pin jointly with the others: kept at their committed
+values, not fitted. Found by backward elimination at the committed point
+(``lendsim-calibrate --recover --perturb 0 --budget 1``, written to
+docs/validation/identification/; ``scenarios.identification``)."""
+
+FREE: tuple[Parameter, ...] = tuple(p for p in PARAMETERS if p.key not in NOT_IDENTIFIED)
+"""The parameters a fit moves."""
 
 
 # -------------------------------------------------------------- evaluation
-def loss_terms(
-    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
-) -> dict[str, float]:
-    """Each target group's mean squared error in units of its tolerance.
+def group_errors(
+    summary: dict[str, float],
+    targets: Targets,
+    scales: Mapping[str, float] | None = None,
+    signed_bands: bool = False,
+) -> dict[str, list[float]]:
+    """Each target group's errors in units of its tolerance (signed for point targets).
 
     With ``scales`` (``seed_scales``: each moment's standard error over the seeds)
     a point moment's error is in units of its scale instead: the method of
-    simulated moments' inverse-variance weights.
+    simulated moments' inverse-variance weights. The HHI and price terms are
+    misses outside a margin or band (0 inside); with ``signed_bands`` a type's
+    rate is instead its signed distance from its band's centre, a smooth
+    moment to take derivatives of (the identification check).
     """
     groups: dict[str, list[float]] = {}
     for key, target, tol in target_rows(targets):
         group = next(g for g in WEIGHTS if key.startswith(g))
         unit = scales[key] if scales else tol
-        groups.setdefault(group, []).append(((summary[key] - target) / unit) ** 2)
+        groups.setdefault(group, []).append((summary[key] - target) / unit)
     a, b = targets.hhi_rising
     rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
-    groups["hhi_rising"] = [(max(0.0, HHI_MARGIN - rise) / HHI_MARGIN) ** 2]
+    groups["hhi_rising"] = [max(0.0, HHI_MARGIN - rise) / HHI_MARGIN]
     if "platform_rate_p75" in summary:
-        gaps = price_gaps(summary, targets, PRICE_MARGIN).values()
-        groups["price_structure"] = [(gap / PRICE_TOLERANCE) ** 2 for gap in gaps]
-    return {g: float(np.mean(v)) for g, v in groups.items()}
+        gaps = price_gaps(summary, targets, PRICE_MARGIN)
+        if signed_bands:
+            for lender_type, (low, high) in targets.price_band.items():
+                gaps[f"rate_{lender_type}"] = summary[f"rate_{lender_type}"] - (low + high) / 2
+        groups["price_structure"] = [gap / PRICE_TOLERANCE for gap in gaps.values()]
+    return groups
+
+
+def loss_terms(
+    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Each target group's mean squared error in units of its tolerance (or seed scale)."""
+    groups = group_errors(summary, targets, scales)
+    return {g: float(np.mean(np.square(v))) for g, v in groups.items()}
+
+
+def residuals(
+    summary: dict[str, float],
+    targets: Targets,
+    scales: Mapping[str, float] | None = None,
+    signed_bands: bool = False,
+) -> np.ndarray:
+    """The loss as a vector: ``sum(residuals(...) ** 2) == loss(...)``.
+
+    Each error ``e`` of group ``g`` (``n_g`` errors) is weighted by
+    ``sqrt(W_g / (n_g * sum W))``, the square root of its share in :func:`loss`.
+    """
+    groups = group_errors(summary, targets, scales, signed_bands)
+    total = sum(WEIGHTS[g] for g in groups)
+    parts = [np.asarray(e) * math.sqrt(WEIGHTS[g] / (len(e) * total)) for g, e in groups.items()]
+    return np.concatenate(parts)
 
 
 def seed_scales(summaries: list[dict[str, float]], targets: Targets) -> dict[str, float]:
@@ -193,15 +248,15 @@ def loss(
 
 
 # ------------------------------------------------------------------ search
-def to_unit(values: dict[str, float]) -> np.ndarray:
-    """The parameter values as coordinates in the unit box of their bounds."""
-    return np.array([(values[p.key] - p.low) / (p.high - p.low) for p in PARAMETERS])
+def to_unit(values: Mapping[str, float], params: Sequence[Parameter] = PARAMETERS) -> np.ndarray:
+    """The values of ``params`` as coordinates in the unit box of their bounds."""
+    return np.array([(values[p.key] - p.low) / (p.high - p.low) for p in params])
 
 
-def from_unit(u: np.ndarray) -> dict[str, float]:
-    """Unit-box coordinates (clipped to the box) back to parameter values."""
+def from_unit(u: np.ndarray, params: Sequence[Parameter] = PARAMETERS) -> dict[str, float]:
+    """Unit-box coordinates (clipped to the box) back to the values of ``params``."""
     u = np.clip(u, 0.0, 1.0)
-    pairs = zip(PARAMETERS, u, strict=True)
+    pairs = zip(params, u, strict=True)
     return {p.key: float(p.low + ui * (p.high - p.low)) for p, ui in pairs}
 
 
@@ -212,17 +267,19 @@ def fit(
     seed: int = 2024,
     screen_share: float = 0.25,
     screen_radius: float = 0.25,
+    params: Sequence[Parameter] = FREE,
 ) -> tuple[dict[str, float], float]:
-    """Minimise ``objective`` over the bounded box; return the best values and loss.
+    """Minimise ``objective`` over the bounded box of ``params``; return the best values and loss.
 
+    The other keys of ``start`` stay at their start values (the fixed parameters).
     A Latin-hypercube screening (``screen_share`` of the budget) samples a box of
     half-width ``screen_radius`` (in unit coordinates) around ``start``; Nelder-Mead
     then refines from the best point with the rest of the budget.
     """
-    best: dict[str, Any] = {"loss": np.inf, "u": to_unit(start)}
+    best: dict[str, Any] = {"loss": np.inf, "u": to_unit(start, params)}
 
     def f(u: np.ndarray) -> float:
-        value = objective(from_unit(u))
+        value = objective(start | from_unit(u, params))
         if value < best["loss"]:
             best.update(loss=value, u=np.clip(u, 0.0, 1.0))
         return value
@@ -230,13 +287,13 @@ def fit(
     f(best["u"])
     n_screen = int(screen_share * budget)
     if n_screen > 0:
-        sampler = qmc.LatinHypercube(d=len(PARAMETERS), seed=seed)
+        sampler = qmc.LatinHypercube(d=len(params), seed=seed)
         lo = np.clip(best["u"] - screen_radius, 0.0, 1.0)
         hi = np.clip(best["u"] + screen_radius, 0.0, 1.0)
         for point in qmc.scale(sampler.random(n_screen), lo, hi):
             f(point)
     remaining = budget - 1 - n_screen
-    if remaining > len(PARAMETERS) + 1:
+    if remaining > len(params) + 1:
         x0 = best["u"]
         step = 0.08
         simplex = [x0] + [
@@ -255,7 +312,7 @@ def fit(
                 "fatol": 1e-4,
             },
         )
-    return from_unit(best["u"]), float(best["loss"])
+    return start | from_unit(best["u"], params), float(best["loss"])
 
 
 def progress_line(count: int, budget: int, value: float, best: float, elapsed: float) -> str:

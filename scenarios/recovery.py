@@ -7,10 +7,16 @@ The committed values are moved by up to ``perturb`` of each parameter's range
 targets (its type rates a band of ``PRICE_TOLERANCE`` each side). The fit then
 starts from the committed values, as a real fit does, on other seeds than the
 ones that made the targets, and each parameter's recovered value is compared
-with the truth: the error as a share of its range. A parameter is *identified*
-when moving it by ``PROBE`` of its range from the truth raises the loss by at
-least ``IDENTIFIED_RISE`` on one side; one that is not is reported as such (the
-moments cannot pin it, so it should be fixed or given a prior, not left free).
+with the truth: the error as a share of its range.
+
+Identification has two tests, both around the truth. *Alone*: moving the
+parameter by ``PROBE`` of its range raises the loss by at least
+``IDENTIFIED_RISE`` on one side (measured). *Jointly*: it still does when every
+other parameter moves to make up for it, the profile rise of the loss's local
+quadratic (``scenarios.identification``, from the same runs). A parameter is
+identified when both hold; one the moments cannot pin jointly is reported as
+such and kept fixed at its committed value (``fitting.NOT_IDENTIFIED``), not
+left free. The fixed parameters are not moved for the truth either.
 """
 
 from __future__ import annotations
@@ -18,13 +24,25 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from scenarios.calibration_io import OUTPUT_DIR, Evaluator, with_values
-from scenarios.fitting import PARAMETERS, fit, from_unit, loss, report_progress, to_unit
+from scenarios.fitting import (
+    FREE,
+    PARAMETERS,
+    fit,
+    from_unit,
+    loss,
+    report_progress,
+    residuals,
+    to_unit,
+)
+from scenarios.identification import identifiable, jacobian, joint_rise
 from scenarios.parameters import get_value
 from scenarios.targets import PRICE_TOLERANCE, TYPE_GROUPS, Targets, load_targets, mean_summary
 from sim.output.atomic import atomic_write_text, write_csv
@@ -66,7 +84,82 @@ def perturbed(start_u: np.ndarray, perturb: float, seed: int) -> np.ndarray:
 
 def identified(loss_at_truth: float, loss_moved: np.ndarray) -> np.ndarray:
     """Per parameter (columns: down, up): does either move raise the loss by ``IDENTIFIED_RISE``?"""
-    return (np.nanmax(loss_moved, axis=1) - loss_at_truth) >= IDENTIFIED_RISE
+    return measured_rise(loss_at_truth, loss_moved) >= IDENTIFIED_RISE
+
+
+def measured_rise(loss_at_truth: float, loss_moved: np.ndarray) -> np.ndarray:
+    """Per parameter (columns: down, up): the larger loss rise of its two moves."""
+    return np.nanmax(loss_moved, axis=1) - loss_at_truth
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The seed-mean summaries at the truth and at each parameter moved down and up.
+
+    ``u_moved[i, j]`` is parameter ``i``'s coordinate at move ``j`` (down, up),
+    NaN where the box leaves no room; ``moved[i][j]`` that run's summary (None then).
+    """
+
+    u0: np.ndarray
+    at_truth: dict[str, float]
+    u_moved: np.ndarray
+    moved: list[list[dict[str, float] | None]]
+
+
+def probe(
+    evaluate: Callable[[dict[str, float]], dict[str, float]], truth_u: np.ndarray, delta: float
+) -> Probes:
+    """Run the model at the truth and with each parameter moved ``delta`` down and up."""
+    at_truth = evaluate(from_unit(truth_u))
+    u_moved = np.full((truth_u.size, 2), np.nan)
+    moved: list[list[dict[str, float] | None]] = []
+    for i in range(truth_u.size):
+        row: list[dict[str, float] | None] = [None, None]
+        for j, sign in enumerate((-1.0, 1.0)):
+            u = truth_u.copy()
+            u[i] = np.clip(u[i] + sign * delta, 0.0, 1.0)
+            if u[i] != truth_u[i]:
+                u_moved[i, j] = u[i]
+                row[j] = evaluate(from_unit(u))
+        moved.append(row)
+    return Probes(truth_u, at_truth, u_moved, moved)
+
+
+def identification(probes: Probes, targets: Targets, fitted: np.ndarray) -> pd.DataFrame:
+    """Per parameter: the measured loss rise alone, the linearised rise jointly, the verdicts.
+
+    The joint rise lets the ``fitted`` parameters make up for the move (for a fixed
+    one: if it were freed alone). ``in_identified_set`` is the set the moments pin
+    together when every parameter starts free (``identification.identifiable``):
+    those outside it are the ones to fix.
+    """
+    losses = np.array(
+        [[np.nan if s is None else loss(s, targets) for s in row] for row in probes.moved]
+    )
+    at_truth = loss(probes.at_truth, targets)
+
+    def resid(summary: dict[str, float] | None) -> np.ndarray:
+        return residuals(summary, targets, signed_bands=True) if summary else np.array([])
+
+    r0 = resid(probes.at_truth)
+    r_moved = np.full((*probes.u_moved.shape, r0.size), np.nan)
+    for i, row in enumerate(probes.moved):
+        for j, summary in enumerate(row):
+            if summary is not None:
+                r_moved[i, j] = resid(summary)
+    jac = jacobian(probes.u0, r0, probes.u_moved, r_moved)
+    alone = measured_rise(at_truth, losses)
+    jointly = joint_rise(jac, PROBE, fitted)
+    seen = alone >= IDENTIFIED_RISE
+    return pd.DataFrame(
+        {
+            "loss_rise_alone": alone,
+            "loss_rise_jointly": jointly,
+            "identified_alone": seen,
+            "identified": seen & (jointly >= IDENTIFIED_RISE),
+            "in_identified_set": identifiable(jac, PROBE, IDENTIFIED_RISE, seen),
+        }
+    )
 
 
 def recovery_table(
@@ -74,25 +167,34 @@ def recovery_table(
     start_u: np.ndarray,
     truth_u: np.ndarray,
     found_u: np.ndarray,
-    pinned: np.ndarray,
+    pinned: pd.DataFrame,
     lows: np.ndarray,
     highs: np.ndarray,
+    fitted: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per parameter: start, truth, recovered, error as a share of the range, verdict."""
+    """One row per parameter: start, truth, recovered, error as a share of the range, verdicts.
+
+    ``pinned`` is :func:`identification`'s table; ``fitted`` says which
+    parameters the fit moved (the others are fixed at their start).
+    """
     error = np.abs(found_u - truth_u)
     scale = highs - lows
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "parameter": names,
+            "fitted": fitted,
             "start": lows + start_u * scale,
             "truth": lows + truth_u * scale,
             "recovered": lows + found_u * scale,
             "error_share_of_range": error,
             "moved_share_of_range": np.abs(truth_u - start_u),
-            "identified": pinned,
-            "recovered_within_tolerance": pinned & (error <= RECOVERED_WITHIN),
         }
     )
+    table = pd.concat([table, pinned.reset_index(drop=True)], axis=1)
+    table["recovered_within_tolerance"] = (
+        fitted & table["identified"].to_numpy() & (error <= RECOVERED_WITHIN)
+    )
+    return table
 
 
 def recover(args: argparse.Namespace) -> int:
@@ -103,7 +205,9 @@ def recover(args: argparse.Namespace) -> int:
     base = compose(f"market.n_borrowers={n_borrowers}")
     start = {p.key: float(np.clip(get_value(base, p.key), p.low, p.high)) for p in PARAMETERS}
     start_u = to_unit(start)
-    truth_u = perturbed(start_u, args.perturb, args.recover_seed)
+    fitted = np.array([p in FREE for p in PARAMETERS])
+    truth_u = start_u.copy()  # the fixed parameters are where the fit keeps them
+    truth_u[fitted] = perturbed(start_u[fitted], args.perturb, args.recover_seed)
     truth = from_unit(truth_u)
     target_seeds = [s + TARGET_SEED_OFFSET for s in seeds]
     made = Evaluator(target_seeds, args.jobs, args.launcher)
@@ -116,38 +220,38 @@ def recover(args: argparse.Namespace) -> int:
     total = args.budget + 2 * len(truth_u) + 1
     count = {"n": 0, "best": np.inf}
 
-    def objective(values: dict[str, float]) -> float:
-        value = loss(mean_summary(evaluator.run(with_values(base, values))[0]), targets)
+    def evaluate(values: dict[str, float]) -> dict[str, float]:
+        summary = mean_summary(evaluator.run(with_values(base, values))[0])
+        value = loss(summary, targets)
         count["n"] += 1
         count["best"] = min(count["best"], value)
         report_progress(count["n"], total, value, count["best"], started)
-        return value
+        return summary
 
     started = time.perf_counter()
     try:
-        found, best = fit(objective, start, args.budget, screen_radius=args.screen_radius)
-        at_truth = objective(truth)
-        moved = np.full((len(truth_u), 2), np.nan)
-        for i in range(len(truth_u)):
-            for j, sign in enumerate((-1.0, 1.0)):
-                u = truth_u.copy()
-                u[i] = np.clip(u[i] + sign * PROBE, 0.0, 1.0)
-                if u[i] != truth_u[i]:
-                    moved[i, j] = objective(from_unit(u))
+        found, best = fit(
+            lambda v: loss(evaluate(v), targets),
+            start,
+            args.budget,
+            screen_radius=args.screen_radius,
+        )
+        probes = probe(evaluate, truth_u, PROBE)
     finally:
         evaluator.close()
     lows = np.array([p.low for p in PARAMETERS])
     highs = np.array([p.high for p in PARAMETERS])
-    pinned = identified(at_truth, moved)
+    pinned = identification(probes, targets, fitted)
     names = [p.key for p in PARAMETERS]
-    table = recovery_table(names, start_u, truth_u, to_unit(found), pinned, lows, highs)
+    table = recovery_table(names, start_u, truth_u, to_unit(found), pinned, lows, highs, fitted)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(args.out) if args.out else OUTPUT_DIR / stamp
     out.mkdir(parents=True, exist_ok=True)
     header = (
         f"{n_seeds} seeds, {n_borrowers:,} borrowers, budget {args.budget}, perturbation "
-        f"{args.perturb:g} of each range (draw {args.recover_seed}); fit loss {best:.4f}, "
-        f"loss at the truth {at_truth:.4f}"
+        f"{args.perturb:g} of each fitted range (draw {args.recover_seed}); fit loss {best:.4f}, "
+        f"loss at the truth {loss(probes.at_truth, targets):.4f}; probes {PROBE:g} of a range,"
+        f" identified at a rise of {IDENTIFIED_RISE:g}"
     )
     write_csv(table, out / "recovery.csv")
     atomic_write_text(out / "recovery.md", recovery_markdown(table, header))
@@ -156,21 +260,32 @@ def recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def verdict(row: pd.Series) -> str:
+    """A parameter's identification verdict in words."""
+    if not row["identified"]:
+        if row["identified_alone"]:
+            return "alone only (the others make up for it)"
+        return "no (the moments do not pin it)"
+    if not row["fitted"]:
+        return "yes (fixed in this fit)"
+    if row["moved_share_of_range"] == 0:
+        return "yes"  # the truth is the start: nothing to recover
+    return "yes, recovered" if row["recovered_within_tolerance"] else "yes, not recovered"
+
+
 def table_lines(table: pd.DataFrame) -> list[str]:
     """The recovery table as Markdown, with the verdict per parameter."""
     lines = [
-        "| parameter | start | truth | recovered | error (share of range) | identified |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| parameter | fitted | start | truth | recovered | error (share of range)"
+        " | loss rise alone | loss rise jointly | identified | in the identified set |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for _, r in table.iterrows():
-        verdict = (
-            "no (the moments do not pin it)"
-            if not r["identified"]
-            else ("yes, recovered" if r["recovered_within_tolerance"] else "yes, not recovered")
-        )
         lines.append(
-            f"| `{r['parameter']}` | {r['start']:.4g} | {r['truth']:.4g} | {r['recovered']:.4g} |"
-            f" {r['error_share_of_range']:.3f} | {verdict} |"
+            f"| `{r['parameter']}` | {'yes' if r['fitted'] else 'no, fixed'} | {r['start']:.4g}"
+            f" | {r['truth']:.4g} | {r['recovered']:.4g} | {r['error_share_of_range']:.3f}"
+            f" | {r['loss_rise_alone']:.3f} | {r['loss_rise_jointly']:.3f} | {verdict(r)}"
+            f" | {'yes' if r['in_identified_set'] else 'no'} |"
         )
     return lines
 

@@ -4,8 +4,10 @@
     python -m scenarios.validation_report --write docs/ODD.md
 
 The section between ``<!-- validation:start -->`` and ``<!-- validation:end -->``
-is rendered from three committed files: the calibration record in
+is rendered from four committed files: the calibration record in
 ``conf/calibration/baseline.yaml`` (each moment's target, error and weight),
+``docs/validation/identification/recovery.csv`` (``lendsim-calibrate --recover
+--perturb 0 --budget 1``: identification at the committed point),
 ``docs/validation/recovery.csv`` (``lendsim-calibrate --recover``) and
 ``docs/validation/backtest_scores.csv`` (``lendsim-backtest``). A test renders
 it again and compares, so the document cannot drift from the files.
@@ -89,8 +91,13 @@ def render(validation_dir: Path = VALIDATION_DIR, calibration: Path = CALIBRATIO
         "",
         *moments_table(record),
         "",
-        "Parameter recovery (`docs/validation/recovery.csv`, from `lendsim-calibrate"
-        " --recover`):",
+        "Identification at the committed point (`docs/validation/identification/recovery.csv`,"
+        " from `lendsim-calibrate --recover --perturb 0 --budget 1`; the parameters outside"
+        " the identified set are the fixed ones):",
+        "",
+        *recovery_lines(validation_dir / "identification" / "recovery.csv"),
+        "",
+        "Parameter recovery (`docs/validation/recovery.csv`, from `lendsim-calibrate --recover`):",
         "",
         *recovery_lines(validation_dir / "recovery.csv"),
         "",

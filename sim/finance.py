@@ -143,7 +143,7 @@ def market_power_markup(
     condition; Berry 1994, Anderson, de Palma and Thisse 1992).
     """
     alpha = 100.0 * rate_sensitivity * (1.0 + (online_rate_sensitivity - 1.0) * online_share)
-    with np.errstate(divide="ignore"):  # borrowers blind to price: no limit to the margin
+    with np.errstate(divide="ignore", over="ignore"):  # blind to price: no limit to the margin
         return 1.0 / (alpha * (1.0 - np.minimum(share, 0.95)))
 
 

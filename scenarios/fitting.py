@@ -169,8 +169,8 @@ def group_errors(
     targets: Targets,
     scales: Mapping[str, float] | None = None,
     signed_bands: bool = False,
-) -> dict[str, list[float]]:
-    """Each target group's errors in units of its tolerance (signed for point targets).
+) -> dict[str, dict[str, float]]:
+    """Each target group's errors by moment, in units of its tolerance (signed for points).
 
     With ``scales`` (``seed_scales``: each moment's standard error over the seeds)
     a point moment's error is in units of its scale instead: the method of
@@ -179,20 +179,20 @@ def group_errors(
     rate is instead its signed distance from its band's centre, a smooth
     moment to take derivatives of (the identification check).
     """
-    groups: dict[str, list[float]] = {}
+    groups: dict[str, dict[str, float]] = {}
     for key, target, tol in target_rows(targets):
         group = next(g for g in WEIGHTS if key.startswith(g))
         unit = scales[key] if scales else tol
-        groups.setdefault(group, []).append((summary[key] - target) / unit)
+        groups.setdefault(group, {})[key] = (summary[key] - target) / unit
     a, b = targets.hhi_rising
     rise = summary[f"hhi_{b}"] / max(summary[f"hhi_{a}"], 1e-12) - 1.0
-    groups["hhi_rising"] = [max(0.0, HHI_MARGIN - rise) / HHI_MARGIN]
+    groups["hhi_rising"] = {"hhi_rising": max(0.0, HHI_MARGIN - rise) / HHI_MARGIN}
     if "platform_rate_p75" in summary:
         gaps = price_gaps(summary, targets, PRICE_MARGIN)
         if signed_bands:
             for lender_type, (low, high) in targets.price_band.items():
                 gaps[f"rate_{lender_type}"] = summary[f"rate_{lender_type}"] - (low + high) / 2
-        groups["price_structure"] = [gap / PRICE_TOLERANCE for gap in gaps.values()]
+        groups["price_structure"] = {k: gap / PRICE_TOLERANCE for k, gap in gaps.items()}
     return groups
 
 
@@ -201,7 +201,7 @@ def loss_terms(
 ) -> dict[str, float]:
     """Each target group's mean squared error in units of its tolerance (or seed scale)."""
     groups = group_errors(summary, targets, scales)
-    return {g: float(np.mean(np.square(v))) for g, v in groups.items()}
+    return {g: float(np.mean(np.square(list(v.values())))) for g, v in groups.items()}
 
 
 def residuals(
@@ -215,10 +215,23 @@ def residuals(
     Each error ``e`` of group ``g`` (``n_g`` errors) is weighted by
     ``sqrt(W_g / (n_g * sum W))``, the square root of its share in :func:`loss`.
     """
+    return np.array(list(named_residuals(summary, targets, scales, signed_bands).values()))
+
+
+def named_residuals(
+    summary: dict[str, float],
+    targets: Targets,
+    scales: Mapping[str, float] | None = None,
+    signed_bands: bool = False,
+) -> dict[str, float]:
+    """:func:`residuals` by moment name, in the same order."""
     groups = group_errors(summary, targets, scales, signed_bands)
     total = sum(WEIGHTS[g] for g in groups)
-    parts = [np.asarray(e) * math.sqrt(WEIGHTS[g] / (len(e) * total)) for g, e in groups.items()]
-    return np.concatenate(parts)
+    return {
+        key: e * math.sqrt(WEIGHTS[g] / (len(errors) * total))
+        for g, errors in groups.items()
+        for key, e in errors.items()
+    }
 
 
 def seed_scales(summaries: list[dict[str, float]], targets: Targets) -> dict[str, float]:

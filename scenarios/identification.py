@@ -50,11 +50,16 @@ def alone_rise(jac: np.ndarray, delta: float) -> np.ndarray:
     return delta**2 * np.sum(jac**2, axis=0)
 
 
-def _inverse_diagonal(jac: np.ndarray) -> np.ndarray:
-    """The diagonal of ``(J'J + ridge)^-1``."""
+def _inverse(jac: np.ndarray) -> np.ndarray:
+    """``(J'J + ridge)^-1``: the local covariance of the parameters, up to a scale."""
     hessian = jac.T @ jac
     ridge = RIDGE * max(float(np.mean(np.diag(hessian))), 1e-300)
-    return np.diag(np.linalg.inv(hessian + ridge * np.eye(hessian.shape[0])))
+    return np.linalg.inv(hessian + ridge * np.eye(hessian.shape[0]))
+
+
+def _inverse_diagonal(jac: np.ndarray) -> np.ndarray:
+    """The diagonal of ``(J'J + ridge)^-1``."""
+    return np.diag(_inverse(jac))
 
 
 def joint_rise(jac: np.ndarray, delta: float, within: np.ndarray | None = None) -> np.ndarray:
@@ -73,6 +78,34 @@ def joint_rise(jac: np.ndarray, delta: float, within: np.ndarray | None = None) 
         index = np.flatnonzero(cols)
         out[i] = delta**2 / _inverse_diagonal(jac[:, index])[np.searchsorted(index, i)]
     return out
+
+
+def stand_ins(jac: np.ndarray, within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each parameter, the one that best makes up for it, and their correlation.
+
+    Among those ``within`` marks (all by default) plus the parameter itself, the
+    one with the largest absolute correlation in ``(J'J)^-1``, the local
+    covariance of the fit: near -1 or 1, moving both together leaves the loss
+    unchanged. -1 and NaN where there is no other parameter.
+    """
+    n = jac.shape[1]
+    within = np.ones(n, dtype=bool) if within is None else np.asarray(within, dtype=bool)
+    partner = np.full(n, -1)
+    correlation = np.full(n, np.nan)
+    for i in range(n):
+        cols = within.copy()
+        cols[i] = True
+        index = np.flatnonzero(cols)
+        if index.size < 2:
+            continue
+        cov = _inverse(jac[:, index])
+        sd = np.sqrt(np.diag(cov))
+        k = int(np.searchsorted(index, i))
+        corr = cov[k] / (sd[k] * sd)
+        corr[k] = 0.0
+        best = int(np.argmax(np.abs(corr)))
+        partner[i], correlation[i] = index[best], corr[best]
+    return partner, correlation
 
 
 def identifiable(

@@ -38,11 +38,12 @@ from scenarios.fitting import (
     fit,
     from_unit,
     loss,
+    named_residuals,
     report_progress,
     residuals,
     to_unit,
 )
-from scenarios.identification import identifiable, jacobian, joint_rise
+from scenarios.identification import identifiable, jacobian, joint_rise, stand_ins
 from scenarios.parameters import get_value
 from scenarios.targets import PRICE_TOLERANCE, TYPE_GROUPS, Targets, load_targets, mean_summary
 from sim.output.atomic import atomic_write_text, write_csv
@@ -100,6 +101,7 @@ class Probes:
     NaN where the box leaves no room; ``moved[i][j]`` that run's summary (None then).
     """
 
+    names: list[str]
     u0: np.ndarray
     at_truth: dict[str, float]
     u_moved: np.ndarray
@@ -122,24 +124,15 @@ def probe(
                 u_moved[i, j] = u[i]
                 row[j] = evaluate(from_unit(u))
         moved.append(row)
-    return Probes(truth_u, at_truth, u_moved, moved)
+    return Probes([p.key for p in PARAMETERS], truth_u, at_truth, u_moved, moved)
 
 
-def identification(probes: Probes, targets: Targets, fitted: np.ndarray) -> pd.DataFrame:
-    """Per parameter: the measured loss rise alone, the linearised rise jointly, the verdicts.
+def probe_jacobian(probes: Probes, targets: Targets) -> pd.DataFrame:
+    """The Jacobian of the loss's residuals (signed bands) over the probes: moments x parameters."""
+    names = list(named_residuals(probes.at_truth, targets, signed_bands=True))
 
-    The joint rise lets the ``fitted`` parameters make up for the move (for a fixed
-    one: if it were freed alone). ``in_identified_set`` is the set the moments pin
-    together when every parameter starts free (``identification.identifiable``):
-    those outside it are the ones to fix.
-    """
-    losses = np.array(
-        [[np.nan if s is None else loss(s, targets) for s in row] for row in probes.moved]
-    )
-    at_truth = loss(probes.at_truth, targets)
-
-    def resid(summary: dict[str, float] | None) -> np.ndarray:
-        return residuals(summary, targets, signed_bands=True) if summary else np.array([])
+    def resid(summary: dict[str, float]) -> np.ndarray:
+        return residuals(summary, targets, signed_bands=True)
 
     r0 = resid(probes.at_truth)
     r_moved = np.full((*probes.u_moved.shape, r0.size), np.nan)
@@ -148,13 +141,32 @@ def identification(probes: Probes, targets: Targets, fitted: np.ndarray) -> pd.D
             if summary is not None:
                 r_moved[i, j] = resid(summary)
     jac = jacobian(probes.u0, r0, probes.u_moved, r_moved)
-    alone = measured_rise(at_truth, losses)
+    return pd.DataFrame(jac, index=pd.Index(names, name="moment"), columns=probes.names)
+
+
+def identification(probes: Probes, targets: Targets, fitted: np.ndarray) -> pd.DataFrame:
+    """Per parameter: the measured loss rise alone, the linearised rise jointly, the verdicts.
+
+    The joint rise lets the ``fitted`` parameters make up for the move (for a fixed
+    one: if it were freed alone), and ``stand_in`` names the one that makes up for
+    it best (with their local correlation). ``in_identified_set`` is the set the
+    moments pin together when every parameter starts free
+    (``identification.identifiable``): those outside it are the ones to fix.
+    """
+    losses = np.array(
+        [[np.nan if s is None else loss(s, targets) for s in row] for row in probes.moved]
+    )
+    jac = probe_jacobian(probes, targets).to_numpy()
+    alone = measured_rise(loss(probes.at_truth, targets), losses)
     jointly = joint_rise(jac, PROBE, fitted)
+    partner, correlation = stand_ins(jac, fitted)
     seen = alone >= IDENTIFIED_RISE
     return pd.DataFrame(
         {
             "loss_rise_alone": alone,
             "loss_rise_jointly": jointly,
+            "stand_in": [probes.names[j] if j >= 0 else "" for j in partner],
+            "stand_in_correlation": correlation,
             "identified_alone": seen,
             "identified": seen & (jointly >= IDENTIFIED_RISE),
             "in_identified_set": identifiable(jac, PROBE, IDENTIFIED_RISE, seen),
@@ -254,6 +266,7 @@ def recover(args: argparse.Namespace) -> int:
         f" identified at a rise of {IDENTIFIED_RISE:g}"
     )
     write_csv(table, out / "recovery.csv")
+    write_csv(probe_jacobian(probes, targets).reset_index(), out / "jacobian.csv")
     atomic_write_text(out / "recovery.md", recovery_markdown(table, header))
     print(recovery_markdown(table, header))
     print(f"written to {out}")
@@ -273,18 +286,28 @@ def verdict(row: pd.Series) -> str:
     return "yes, recovered" if row["recovered_within_tolerance"] else "yes, not recovered"
 
 
+def stand_in(row: pd.Series) -> str:
+    """The parameter that best makes up for this one, with its correlation, if any."""
+    if not isinstance(row["stand_in"], str) or not row["stand_in"]:
+        return ""
+    name = row["stand_in"].removeprefix("behaviour.").removeprefix("lenders.")
+    return f"`{name}` ({row['stand_in_correlation']:+.2f})"
+
+
 def table_lines(table: pd.DataFrame) -> list[str]:
     """The recovery table as Markdown, with the verdict per parameter."""
     lines = [
         "| parameter | fitted | start | truth | recovered | error (share of range)"
-        " | loss rise alone | loss rise jointly | identified | in the identified set |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        " | loss rise alone | loss rise jointly | best stand-in (correlation) | identified"
+        " | in the identified set |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for _, r in table.iterrows():
         lines.append(
             f"| `{r['parameter']}` | {'yes' if r['fitted'] else 'no, fixed'} | {r['start']:.4g}"
             f" | {r['truth']:.4g} | {r['recovered']:.4g} | {r['error_share_of_range']:.3f}"
-            f" | {r['loss_rise_alone']:.3f} | {r['loss_rise_jointly']:.3f} | {verdict(r)}"
+            f" | {r['loss_rise_alone']:.3f} | {r['loss_rise_jointly']:.3f} | {stand_in(r)}"
+            f" | {verdict(r)}"
             f" | {'yes' if r['in_identified_set'] else 'no'} |"
         )
     return lines

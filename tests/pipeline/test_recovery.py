@@ -72,6 +72,8 @@ def _pinned(identified: list[bool], alone: list[bool]) -> pd.DataFrame:
         {
             "loss_rise_alone": [0.1 if a else 0.0 for a in alone],
             "loss_rise_jointly": [0.05 if i else 0.0 for i in identified],
+            "stand_in": ["x"] * len(identified),
+            "stand_in_correlation": [0.5] * len(identified),
             "identified_alone": alone,
             "identified": identified,
             "in_identified_set": identified,
@@ -150,7 +152,7 @@ def test_identification_from_probes_of_a_linear_model() -> None:
         [summary_at(np.array([0.5, u])) for u in (0.4, 0.6)],
     ]
     table = identification(
-        Probes(u0, summary_at(u0), u_moved, moved), targets, np.array([True, True])
+        Probes(["a", "b"], u0, summary_at(u0), u_moved, moved), targets, np.array([True, True])
     )
     assert table["identified"].tolist() == [True, False]
     assert table["identified_alone"].tolist() == [True, False]
@@ -177,11 +179,16 @@ def test_fixed_parameters_stay_at_their_start() -> None:
 
 
 def test_recover_writes_a_row_per_parameter(tmp_path: Path) -> None:
-    """A tiny run (3,000 borrowers, one seed, three fit evaluations) writes recovery.csv/.md."""
+    """A tiny run (3,000 borrowers, one seed, three fit evaluations) writes recovery.csv/.md
+    and the Jacobian, one row per moment and a column per parameter.
+    """
     argv = ["--recover", "--budget", "3", "--seeds", "1", "--n-borrowers", "3000"]
     assert calibrate.main([*argv, "--jobs", "1", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "recovery.csv")
     assert table["parameter"].tolist() == [p.key for p in fitting.PARAMETERS]
+    jac = pd.read_csv(tmp_path / "jacobian.csv")
+    assert jac.columns.tolist() == ["moment", *table["parameter"]]
+    assert {"online_share_2024", "hhi_rising", "rate_bank"} <= set(jac["moment"])
     assert (tmp_path / "recovery.md").read_text().startswith("Parameter recovery:")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenarios.identification import alone_rise, identifiable, jacobian, joint_rise
+from scenarios.identification import alone_rise, identifiable, jacobian, joint_rise, stand_ins
 
 
 def test_finite_differences_recover_a_linear_map_exactly() -> None:
@@ -69,3 +69,16 @@ def test_elimination_keeps_everything_when_all_rise_enough() -> None:
     jac = np.eye(3)
     assert identifiable(jac, 0.1, 0.01 * (1 - 1e-6)).all()
     assert not identifiable(jac, 0.1, 0.0101).any()
+
+
+def test_stand_in_is_the_most_correlated_parameter_by_hand() -> None:
+    """Residuals (d1, d1 + d2): (J'J)^-1 = [[1, -1], [-1, 2]], correlation -1 / sqrt(2).
+
+    Each is the other's stand-in; alone in its set a parameter has none.
+    """
+    jac = np.array([[1.0, 0.0], [1.0, 1.0]])
+    partner, corr = stand_ins(jac)
+    assert partner.tolist() == [1, 0]
+    np.testing.assert_allclose(corr, [-(2**-0.5)] * 2, rtol=1e-6)
+    partner, corr = stand_ins(jac, within=np.array([False, False]))
+    assert partner.tolist() == [-1, -1] and np.isnan(corr).all()

@@ -288,8 +288,8 @@ def verdict(row: pd.Series) -> str:
 
 def stand_in(row: pd.Series) -> str:
     """The parameter that best makes up for this one, with its correlation, if any."""
-    if not isinstance(row["stand_in"], str) or not row["stand_in"]:
-        return ""
+    if not isinstance(row["stand_in"], str) or not abs(row["stand_in_correlation"]) >= 0.005:
+        return ""  # none, or a parameter the moments do not see at all
     name = row["stand_in"].removeprefix("behaviour.").removeprefix("lenders.")
     return f"`{name}` ({row['stand_in_correlation']:+.2f})"
 

@@ -205,18 +205,25 @@ def test_inverse_variance_scales_by_hand():
     assert var == pytest.approx((0.03 / (0.02 / math.sqrt(3))) ** 2 / n)
 
 
-def test_joblib_launcher_gives_the_local_numbers():
-    """Two seeds at 3,000 borrowers: joblib's workers and local processes agree exactly."""
+@pytest.mark.parametrize("launcher", ["joblib", "ray"])
+def test_launchers_give_the_local_numbers(launcher: str):
+    """Two seeds at 3,000 borrowers: joblib's workers and Ray's tasks agree exactly with
+    local processes (Ray on a local instance here; RAY_ADDRESS would name a cluster).
+    """
     from scenarios.calibration_io import Evaluator
 
     cfg = compose_config("market.n_borrowers=3000")
     results = []
-    for launcher in ("local", "joblib"):
-        evaluator = Evaluator([1, 2], jobs=2, launcher=launcher)
+    for name in ("local", launcher):
+        evaluator = Evaluator([1, 2], jobs=2, launcher=name)
         try:
             results.append(evaluator.run(cfg)[0])
         finally:
             evaluator.close()
+    if launcher == "ray":
+        import ray
+
+        ray.shutdown()
     assert results[0] == results[1]
 
 

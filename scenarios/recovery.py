@@ -144,23 +144,27 @@ def probe_jacobian(probes: Probes, targets: Targets) -> pd.DataFrame:
     return pd.DataFrame(jac, index=pd.Index(names, name="moment"), columns=probes.names)
 
 
-def identification(probes: Probes, targets: Targets, fitted: np.ndarray) -> pd.DataFrame:
+def identification(
+    probes: Probes, targets: Targets, fitted: np.ndarray, jacobian_frame: pd.DataFrame
+) -> pd.DataFrame:
     """Per parameter: the measured loss rise alone, the linearised rise jointly, the verdicts.
 
-    The joint rise lets the ``fitted`` parameters make up for the move (for a fixed
-    one: if it were freed alone), and ``stand_in`` names the one that makes up for
-    it best (with their local correlation). ``in_identified_set`` is the set the
+    ``jacobian_frame`` is :func:`probe_jacobian` of the same probes. The joint rise
+    lets the ``fitted`` parameters make up for the move (for a fixed one: if it
+    were freed alone), and ``stand_in`` names the one that makes up for it best
+    (with their local correlation). ``in_identified_set`` is the set the
     moments pin together when every parameter starts free
     (``identification.identifiable``): those outside it are the ones to fix.
     """
     losses = np.array(
         [[np.nan if s is None else loss(s, targets) for s in row] for row in probes.moved]
     )
-    jac = probe_jacobian(probes, targets).to_numpy()
-    alone = measured_rise(loss(probes.at_truth, targets), losses)
+    jac = jacobian_frame.to_numpy()
+    at_truth = loss(probes.at_truth, targets)
+    alone = measured_rise(at_truth, losses)
     jointly = joint_rise(jac, PROBE, fitted)
     partner, correlation = stand_ins(jac, fitted)
-    seen = alone >= IDENTIFIED_RISE
+    seen = identified(at_truth, losses)
     return pd.DataFrame(
         {
             "loss_rise_alone": alone,
@@ -253,7 +257,8 @@ def recover(args: argparse.Namespace) -> int:
         evaluator.close()
     lows = np.array([p.low for p in PARAMETERS])
     highs = np.array([p.high for p in PARAMETERS])
-    pinned = identification(probes, targets, fitted)
+    jacobian_frame = probe_jacobian(probes, targets)
+    pinned = identification(probes, targets, fitted, jacobian_frame)
     names = [p.key for p in PARAMETERS]
     table = recovery_table(names, start_u, truth_u, to_unit(found), pinned, lows, highs, fitted)
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
@@ -266,7 +271,7 @@ def recover(args: argparse.Namespace) -> int:
         f" identified at a rise of {IDENTIFIED_RISE:g}"
     )
     write_csv(table, out / "recovery.csv")
-    write_csv(probe_jacobian(probes, targets).reset_index(), out / "jacobian.csv")
+    write_csv(jacobian_frame.reset_index(), out / "jacobian.csv")
     atomic_write_text(out / "recovery.md", recovery_markdown(table, header))
     print(recovery_markdown(table, header))
     print(f"written to {out}")

@@ -15,6 +15,7 @@ from scenarios.recovery import (
     identification,
     identified,
     perturbed,
+    probe_jacobian,
     recovery_table,
     synthetic_targets,
     verdict,
@@ -151,9 +152,8 @@ def test_identification_from_probes_of_a_linear_model() -> None:
         [summary_at(np.array([u, 0.5])) for u in (0.4, 0.6)],
         [summary_at(np.array([0.5, u])) for u in (0.4, 0.6)],
     ]
-    table = identification(
-        Probes(["a", "b"], u0, summary_at(u0), u_moved, moved), targets, np.array([True, True])
-    )
+    probes = Probes(["a", "b"], u0, summary_at(u0), u_moved, moved)
+    table = identification(probes, targets, np.array([True, True]), probe_jacobian(probes, targets))
     assert table["identified"].tolist() == [True, False]
     assert table["identified_alone"].tolist() == [True, False]
     assert table["in_identified_set"].tolist() == [True, False]

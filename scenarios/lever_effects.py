@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -24,9 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
 
-from scenarios.sweep.stats import PairedDifference, paired_difference
+from scenarios.sweep.stats import paired_difference, seeds_to_exclude_zero
 from sim.output.sections import replace_section
 
 SECTION = "lever-effects"
@@ -291,17 +289,6 @@ def run_all(seeds: Sequence[int], n_borrowers: int, tests: Sequence[LeverTest], 
     return results
 
 
-def seeds_needed(effect: PairedDifference, most: int = 10_000) -> int | None:
-    """Fewest seeds whose 95 % t-interval, at this mean and spread, would exclude 0."""
-    if not (math.isfinite(effect.sd) and effect.mean):
-        return None
-    ratio = abs(effect.mean) / effect.sd if effect.sd > 0 else math.inf
-    for n in range(2, most + 1):
-        if stats.t.ppf(0.975, n - 1) / math.sqrt(n) < ratio:
-            return n
-    return None
-
-
 def effects_table(results, seeds: Sequence[int], tests: Sequence[LeverTest]) -> pd.DataFrame:
     """One row per lever and metric: mean paired effect, interval, significance."""
     rows = []
@@ -322,7 +309,7 @@ def effects_table(results, seeds: Sequence[int], tests: Sequence[LeverTest]) -> 
                     "ci_low": effect.ci_low,
                     "ci_high": effect.ci_high,
                     "significant": significant,
-                    "seeds_needed": None if significant else seeds_needed(effect),
+                    "seeds_needed": None if significant else seeds_to_exclude_zero(effect),
                 }
             )
     return pd.DataFrame(rows)

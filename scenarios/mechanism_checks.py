@@ -26,7 +26,7 @@ from multiprocessing import get_context
 import numpy as np
 import pandas as pd
 
-from scenarios.sweep.stats import PairedDifference, t_interval
+from scenarios.sweep.stats import PairedDifference, seeds_to_exclude_zero, t_interval
 from sim.diagnostics import PRICES_HOLD_FROM
 from sim.regulator import EXIT_CAUSES
 
@@ -301,6 +301,22 @@ def verdict(
     return mean, low, high, bool(holds)
 
 
+def why_not(check: Check, diff: PairedDifference) -> str:
+    """Why a check does not hold: the wrong sign, short of its bound, or too few seeds.
+
+    Too few seeds: the difference has the expected sign but its interval reaches
+    0; the note gives the seeds an interval of the same mean and spread would
+    need to exclude 0 (``seeds_to_exclude_zero``).
+    """
+    if not np.isfinite(diff.mean) or diff.mean == 0 or np.sign(diff.mean) != check.expect:
+        return "opposite sign"
+    beyond_zero = diff.ci_high < 0 if check.expect < 0 else diff.ci_low > 0
+    if beyond_zero:  # significant on the expected side, so a bound is what fails
+        return "short of its bound"
+    needed = seeds_to_exclude_zero(diff)
+    return "not significant" + (f", ~{needed} seeds would exclude 0" if needed else "")
+
+
 def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[str, object]:
     """One scale comparison: the small-scale mean minus the large, within two standard errors."""
     big_a, small_a = np.asarray(big, dtype=float), np.asarray(small, dtype=float)
@@ -347,6 +363,7 @@ def report(seeds: Sequence[int], n_borrowers: int, jobs: int, only: str | None) 
                 "ci_high": high,
                 "relative": c.relative,
                 "holds": holds,
+                "why_not": "" if holds else why_not(c, diff),
             }
         )
     for small_scale, (name, metric) in itertools.product(
@@ -371,6 +388,7 @@ def format_report(table: pd.DataFrame, seeds: Sequence[int], n_borrowers: int) -
             f"[{'ok' if r['holds'] else 'NO'}] {r['group']:13s} {r['check']}: "
             f"{fmt(r['difference'])} ({fmt(r['ci_low'])} to {fmt(r['ci_high'])}), "
             f"reference {r['reference']:.4g}"
+            + (f" ({r['why_not']})" if r.get("why_not") else "")
         )
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} checks hold")

@@ -15,6 +15,7 @@ whose metric is undefined, e.g. HHI of an empty market) are dropped first.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -125,6 +126,21 @@ def seeds_needed(sd: float, half_width: float, confidence: float = CONFIDENCE) -
         return float("nan")
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return float(max(2, int(np.ceil((z * sd / half_width) ** 2 - 1e-9))))
+
+
+def seeds_to_exclude_zero(effect: PairedDifference, most: int = 10_000) -> int | None:
+    """Fewest seeds whose 95 % t-interval, at this mean and spread, would exclude 0.
+
+    None when the mean is 0 or the spread unknown, or when more than ``most``
+    seeds would be needed.
+    """
+    if not (math.isfinite(effect.sd) and effect.mean):
+        return None
+    ratio = abs(effect.mean) / effect.sd if effect.sd > 0 else math.inf
+    for n in range(2, most + 1):
+        if stats.t.ppf(0.975, n - 1) / math.sqrt(n) < ratio:
+            return n
+    return None
 
 
 @dataclass(frozen=True)

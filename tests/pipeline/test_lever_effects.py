@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from scenarios import lever_effects
-from scenarios.lever_effects import LEVER_TESTS, LeverTest, effects_table, seeds_needed
-from scenarios.sweep.stats import PairedDifference
+from scenarios.lever_effects import LEVER_TESTS, LeverTest, effects_table
 from sim.config import RegulationConfig
 from sim.output.sections import section
 from tests.conftest import compose_config
@@ -55,14 +54,6 @@ def test_paired_effects_by_hand():
     assert row["ci_low"] == pytest.approx(1.5 - 6.353, abs=1e-3)
     assert row["ci_high"] == pytest.approx(1.5 + 6.353, abs=1e-3)
     assert not row["significant"] and row["baseline"] == pytest.approx(1.5)
-
-
-def test_seeds_needed_by_hand():
-    """Mean 1, sd 1: n = 7 is the first with t(0.975, n-1) / sqrt(n) < 1 (2.447 / 2.646 =
-    0.925; n = 6: 2.571 / 2.449 = 1.050); no effect at all needs no number.
-    """
-    assert seeds_needed(PairedDifference(5, 1.0, 1.0, 0.0, 0.0)) == 7
-    assert seeds_needed(PairedDifference(5, 0.0, 1.0, 0.0, 0.0)) is None
 
 
 def test_tiny_run_writes_a_table(tmp_path):

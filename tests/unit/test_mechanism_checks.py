@@ -14,6 +14,7 @@ from scenarios.mechanism_checks import (
     of_type,
     scale_row,
     verdict,
+    why_not,
     with_seed,
     yearly,
 )
@@ -43,6 +44,21 @@ def test_relative_difference_and_bound() -> None:
     diff = PairedDifference(5, -3.0, 1.0, -4.0, -2.0)
     assert verdict(_check(-1, True, -0.10), diff, 10.0) == pytest.approx((-0.3, -0.4, -0.2, True))
     assert not verdict(_check(-1, True, -0.25), diff, 10.0)[3]
+
+
+def test_why_a_check_fails() -> None:
+    """A failing check names its reason.
+
+    * mean +0.5 where a fall is expected: the opposite sign;
+    * mean -1, sd 1 (interval across 0): not significant, and 7 seeds would do
+      (t(0.975, 6) / sqrt(7) = 2.447 / 2.646 = 0.925 < 1, n = 6: 2.571 / 2.449 = 1.05);
+    * -3 (-4 to -2) where -25 % of a reference of 10 is asked: short of its bound.
+    """
+    assert why_not(_check(-1), PairedDifference(5, 0.5, 1.0, -1.0, 2.0)) == "opposite sign"
+    across = PairedDifference(5, -1.0, 1.0, -2.2, 0.2)
+    assert why_not(_check(-1), across) == "not significant, ~7 seeds would exclude 0"
+    short = PairedDifference(5, -3.0, 1.0, -4.0, -2.0)
+    assert why_not(_check(-1, True, -0.25), short) == "short of its bound"
 
 
 def test_seed_overrides_put_the_scenario_first() -> None:

@@ -12,7 +12,13 @@ import pytest
 
 from scenarios.sweep.paired import resolution_summary, yearly_comparison
 from scenarios.sweep.registry import METRICS, metric, parameter, point_display
-from scenarios.sweep.stats import PairedDifference, seeds_needed, significant, wilson_interval
+from scenarios.sweep.stats import (
+    PairedDifference,
+    seeds_needed,
+    seeds_to_exclude_zero,
+    significant,
+    wilson_interval,
+)
 from scenarios.sweep.summary import resolution_sentences
 from scenarios.sweep.threshold import Threshold, exceedance, parse_threshold, run_outcomes
 
@@ -183,3 +189,11 @@ def test_money_metrics_resolve_a_share_of_the_baseline():
     row = yearly_comparison(yearly, points, [], "base", ["unmet"]).set_index("point").loc["policy"]
     assert row["half_width"] == pytest.approx(50.0)
     assert row["seeds_needed"] == math.ceil((Z95 * 100 / 50) ** 2) == 16
+
+
+def test_seeds_to_exclude_zero_by_hand():
+    """Mean 1, sd 1: n = 7 is the first with t(0.975, n-1) / sqrt(n) < 1 (2.447 / 2.646 =
+    0.925; n = 6: 2.571 / 2.449 = 1.050); no effect at all needs no number.
+    """
+    assert seeds_to_exclude_zero(PairedDifference(5, 1.0, 1.0, 0.0, 0.0)) == 7
+    assert seeds_to_exclude_zero(PairedDifference(5, 0.0, 1.0, 0.0, 0.0)) is None

@@ -59,8 +59,12 @@ class ConfigError(ValueError):
     """A configuration that breaks one or more rules; ``problems`` lists them."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[str]]]:
+        """Rebuilt from its list of problems (a worker process sends it back whole)."""
+        return type(self), (self.problems,)
 
 
 def _market_problems(cfg: SimConfig) -> list[str]:

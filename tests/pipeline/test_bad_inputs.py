@@ -11,6 +11,7 @@ no table or ``result.json`` is written.
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -245,6 +246,18 @@ def test_every_problem_reported_at_once():
     assert len(lines) == 5, lines
     for key in keys:
         assert sum(line.startswith(f"{key} ") for line in lines) == 1, (key, lines)
+
+
+def test_refusal_crosses_a_process_boundary_whole():
+    """A refusal raised in a worker process reaches the parent with its list of problems.
+
+    Pickling is how ``concurrent.futures`` sends a worker's exception back; the
+    rebuilt error has the same two problems, not one per character.
+    """
+    problems = ["a.b = 1: out of range", "c.d = 2: out of range"]
+    rebuilt = pickle.loads(pickle.dumps(ConfigError(problems)))
+    assert isinstance(rebuilt, ConfigError)
+    assert rebuilt.problems == problems and str(rebuilt) == "\n".join(problems)
 
 
 def test_valid_configurations_pass():

@@ -12,7 +12,11 @@ the seed-averaged simulated value against the report's figure, plus a hinge
 penalty when HHI does not rise from 2024 to 2030 and hinge penalties for the
 2024 price structure by lender type (``scenarios/data/price_structure_2024.csv``:
 each type's rate within its band, platforms at least 6 points above banks, a
-quarter of platform volume above 15 %). Every evaluation runs the same
+quarter of platform volume above 15 %). The acceptance criteria are
+constraints on top: each point moment beyond 90 % of its tolerance and each price
+fact closer than a tenth of a point to its band's edge costs 10 per squared
+tolerance beyond that aim (``fitting.acceptance_excess``), so a point that meets
+every criterion beats one that misses any. Every evaluation runs the same
 seeds (common random numbers), so differences between parameter points are not
 seed noise.
 

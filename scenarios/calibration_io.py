@@ -25,6 +25,7 @@ import pandas as pd
 
 from scenarios.parameters import set_value
 from scenarios.targets import (
+    INFORMATION_GROUPS,
     PLATFORM_HIGH_RATE,
     PLATFORM_SPREAD_MIN,
     PRICE_YEAR,
@@ -135,7 +136,7 @@ def comparison_table(summaries: list[dict[str, float]], targets: Targets) -> str
     for key, target, tol in target_rows(targets):
         values = [s[key] for s in summaries]
         ok = "yes" if abs(mean[key] - target) <= tol else "NO"
-        if key.startswith("served_share"):
+        if key.startswith(INFORMATION_GROUPS):
             ok += " (info)"
         rows.append(
             f"{key:45s} {target:7.4f}   {mean[key]:8.4f}   "

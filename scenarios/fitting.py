@@ -22,7 +22,14 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from scenarios.parameters import Parameter
-from scenarios.targets import PRICE_MARGIN, PRICE_TOLERANCE, Targets, price_gaps, target_rows
+from scenarios.targets import (
+    INFORMATION_GROUPS,
+    PRICE_MARGIN,
+    PRICE_TOLERANCE,
+    Targets,
+    price_gaps,
+    target_rows,
+)
 
 WEIGHTS = {
     "online_share": 1.0,
@@ -35,6 +42,18 @@ WEIGHTS = {
 }
 """Weight of each target group in the loss (each group is a mean over its points)."""
 
+ACCEPTANCE_AIM = 0.9
+"""A point moment counts as safely accepted within 90 % of its tolerance (a choice:
+the six-seed standard error of the noisiest moment is about a fifth of its tolerance)."""
+ACCEPTANCE_PRICE_MARGIN = 0.001
+"""A type's rate counts as safely inside its band a tenth of a point from the edge
+(a choice: over ten times the six-seed standard error of a type's rate, 0.01-0.12 points)."""
+ACCEPTANCE_PENALTY = 10.0
+"""Cost of a missed acceptance criterion per squared tolerance beyond its aim, added to
+the weighted mean: large against the loss of a fit that meets every criterion (about
+0.15), so any such fit beats one that misses a criterion (the exterior-penalty
+method for constraints; the acceptance criteria are constraints, the moments the
+objective)."""
 HHI_MARGIN = 0.05
 """The HHI penalty vanishes once HHI 2030 exceeds HHI 2024 by 5 %: a margin so that
 the seed average stays above, not a figure from the report."""
@@ -196,6 +215,24 @@ def group_errors(
     return groups
 
 
+def acceptance_excess(summary: dict[str, float], targets: Targets) -> dict[str, float]:
+    """How far each acceptance criterion is missed beyond its aim, in tolerance units (0 if met).
+
+    Point moments beyond ``ACCEPTANCE_AIM`` of their tolerance; price-structure
+    facts closer than ``ACCEPTANCE_PRICE_MARGIN`` to their edge, in units of
+    ``PRICE_TOLERANCE``. Information-only groups are left out.
+    """
+    out = {
+        key: max(abs(summary[key] - target) / tol - ACCEPTANCE_AIM, 0.0)
+        for key, target, tol in target_rows(targets)
+        if not key.startswith(INFORMATION_GROUPS)
+    }
+    if "platform_rate_p75" in summary:
+        gaps = price_gaps(summary, targets, ACCEPTANCE_PRICE_MARGIN)
+        out |= {f"price_{key}": gap / PRICE_TOLERANCE for key, gap in gaps.items()}
+    return out
+
+
 def loss_terms(
     summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
 ) -> dict[str, float]:
@@ -227,11 +264,15 @@ def named_residuals(
     """:func:`residuals` by moment name, in the same order."""
     groups = group_errors(summary, targets, scales, signed_bands)
     total = sum(WEIGHTS[g] for g in groups)
-    return {
+    out = {
         key: e * math.sqrt(WEIGHTS[g] / (len(errors) * total))
         for g, errors in groups.items()
         for key, e in errors.items()
     }
+    if not signed_bands:  # the smooth moments of the identification check have no hinge
+        excess = acceptance_excess(summary, targets)
+        out |= {f"acceptance_{k}": math.sqrt(ACCEPTANCE_PENALTY) * e for k, e in excess.items()}
+    return out
 
 
 def seed_scales(summaries: list[dict[str, float]], targets: Targets) -> dict[str, float]:
@@ -249,15 +290,22 @@ SCALE_FLOOR = 1e-6
 
 
 def loss(
-    summary: dict[str, float], targets: Targets, scales: Mapping[str, float] | None = None
+    summary: dict[str, float],
+    targets: Targets,
+    scales: Mapping[str, float] | None = None,
+    acceptance: bool = True,
 ) -> float:
     """Weighted loss of a seed-averaged summary: 0 when every target is hit exactly.
 
     The weights are normalised over the groups the summary has (the price
-    structure only when it carries the type rates).
+    structure only when it carries the type rates); the acceptance penalty
+    (:func:`acceptance_excess`, ``ACCEPTANCE_PENALTY``) comes on top unless
+    ``acceptance`` is false (the moments alone: what the identification check asks).
     """
     terms = loss_terms(summary, targets, scales)
-    return float(sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS[g] for g in terms))
+    mean = sum(WEIGHTS[g] * v for g, v in terms.items()) / sum(WEIGHTS[g] for g in terms)
+    excess = acceptance_excess(summary, targets) if acceptance else {}
+    return float(mean + ACCEPTANCE_PENALTY * sum(e * e for e in excess.values()))
 
 
 # ------------------------------------------------------------------ search

@@ -156,11 +156,14 @@ def identification(
     moments pin together when every parameter starts free
     (``identification.identifiable``): those outside it are the ones to fix.
     """
+    def moments_loss(summary: dict[str, float]) -> float:  # the moments alone, no constraint
+        return loss(summary, targets, acceptance=False)
+
     losses = np.array(
-        [[np.nan if s is None else loss(s, targets) for s in row] for row in probes.moved]
+        [[np.nan if s is None else moments_loss(s) for s in row] for row in probes.moved]
     )
     jac = jacobian_frame.to_numpy()
-    at_truth = loss(probes.at_truth, targets)
+    at_truth = moments_loss(probes.at_truth)
     alone = measured_rise(at_truth, losses)
     jointly = joint_rise(jac, PROBE, fitted)
     partner, correlation = stand_ins(jac, fitted)

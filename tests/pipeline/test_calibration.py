@@ -61,14 +61,56 @@ def test_targets_come_from_the_projects_own_copy():
 def test_loss_is_zero_on_target_and_matches_a_hand_calculation():
     """A summary equal to every target (HHI rising by 10 %) has loss 0; missing one of the
     six online-share years by exactly its tolerance adds weight 1 x (1/6) over the
-    weights' sum (1 + 1 + 1 + 1 + 0.25 + 1 = 5.25).
+    weights' sum (1 + 1 + 1 + 1 + 0.25 + 1 = 5.25), plus the acceptance penalty on the
+    tenth of a tolerance beyond the 90 % aim: 10 x 0.1^2.
     """
     t = load_targets()
     summary = {key: value for key, value, _ in target_rows(t)}
     summary.update(hhi_2024=1000.0, hhi_2030=1100.0)
     assert fitting.loss(summary, t) == 0.0
     summary["online_share_2026"] += TOLERANCE["online_share"]
-    assert fitting.loss(summary, t) == pytest.approx((1 / 6) / 5.25)
+    assert fitting.loss(summary, t) == pytest.approx((1 / 6) / 5.25 + 10 * 0.1**2)
+
+
+def test_the_acceptance_penalty_by_hand():
+    """Within 90 % of every tolerance and a tenth of a point inside every band, the
+    acceptance penalty is 0; a bank rate of 8.95 % (band 5-9 %) is 0.05 points past the
+    tenth-of-a-point aim, 0.2 price tolerances: penalty 10 x 0.2^2 = 0.4, on top of the
+    price group's hinge at its fifth-of-a-point margin, ((0.0895 - 0.088) / 0.0025)^2 / 6
+    facts, weighted 1 / 6.25.
+    """
+    t = load_targets()
+    summary = {key: value for key, value, _ in target_rows(t)}
+    summary["online_share_2026"] += 0.9 * TOLERANCE["online_share"]  # at the aim: no penalty
+    summary["served_share_2030"] += 3 * TOLERANCE["served_share"]  # information only
+    summary.update(hhi_2024=1000.0, hhi_2030=1100.0, rate_credit_cooperative=0.09)
+    summary.update(rate_bank=0.07, rate_online_platform=0.18, rate_policy_lender=0.03)
+    summary.update(platform_rate_p75=0.2)
+    assert sum(fitting.acceptance_excess(summary, t).values()) == pytest.approx(0.0, abs=1e-12)
+    summary["rate_bank"] = 0.0895
+    excess = fitting.acceptance_excess(summary, t)
+    assert excess["price_rate_bank"] == pytest.approx(0.2)
+    assert sum(v for k, v in excess.items() if k != "price_rate_bank") == pytest.approx(0.0)
+    before = {k: v for k, v in summary.items()} | {"rate_bank": 0.07}
+    hinge = ((0.0895 - 0.088) / 0.0025) ** 2 / 6 / 6.25
+    assert fitting.loss(summary, t) - fitting.loss(before, t) == pytest.approx(0.4 + hinge)
+
+
+def test_a_fit_that_meets_every_criterion_beats_one_that_misses_one():
+    """The penalty makes feasibility come first: every moment at 85 % of its tolerance
+    (and the bank rate inside its band) costs less than every moment exact but the bank
+    rate 0.05 points past its band's edge.
+    """
+    t = load_targets()
+    exact = {key: value for key, value, _ in target_rows(t)}
+    exact.update(hhi_2024=1000.0, hhi_2030=1100.0, rate_credit_cooperative=0.09)
+    exact.update(rate_online_platform=0.18, rate_policy_lender=0.03, platform_rate_p75=0.2)
+    near = {key: value + 0.85 * tol for key, value, tol in target_rows(t)}
+    near |= {k: v for k, v in exact.items() if k not in near} | {"rate_bank": 0.085}
+    missing = exact | {"rate_bank": 0.0905}
+    assert misses(near, t) == []
+    assert misses(missing, t) != []
+    assert fitting.loss(near, t) < fitting.loss(missing, t)
 
 
 def test_hhi_penalty_when_concentration_falls():

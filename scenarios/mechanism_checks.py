@@ -309,7 +309,8 @@ def why_not(check: Check, diff: PairedDifference) -> str:
     need to exclude 0 (``seeds_to_exclude_zero``).
     """
     if not np.isfinite(diff.mean) or diff.mean == 0 or np.sign(diff.mean) != check.expect:
-        return "opposite sign"
+        across = diff.ci_low <= 0 <= diff.ci_high
+        return "opposite sign" + (", not significant" if across else "")
     beyond_zero = diff.ci_high < 0 if check.expect < 0 else diff.ci_low > 0
     if beyond_zero:  # significant on the expected side, so a bound is what fails
         return "short of its bound"
@@ -331,6 +332,7 @@ def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[
         "ci_high": gap + 2 * se,
         "relative": False,
         "holds": abs(gap) <= 2 * se,
+        "why_not": "" if abs(gap) <= 2 * se else "the scales differ by more than 2 SE",
     }
 
 
@@ -387,8 +389,7 @@ def format_report(table: pd.DataFrame, seeds: Sequence[int], n_borrowers: int) -
         lines.append(
             f"[{'ok' if r['holds'] else 'NO'}] {r['group']:13s} {r['check']}: "
             f"{fmt(r['difference'])} ({fmt(r['ci_low'])} to {fmt(r['ci_high'])}), "
-            f"reference {r['reference']:.4g}"
-            + (f" ({r['why_not']})" if r.get("why_not") else "")
+            f"reference {r['reference']:.4g}" + (f" ({r['why_not']})" if r.get("why_not") else "")
         )
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} checks hold")

@@ -156,6 +156,7 @@ def identification(
     moments pin together when every parameter starts free
     (``identification.identifiable``): those outside it are the ones to fix.
     """
+
     def moments_loss(summary: dict[str, float]) -> float:  # the moments alone, no constraint
         return loss(summary, targets, acceptance=False)
 

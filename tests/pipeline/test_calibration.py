@@ -199,8 +199,20 @@ def test_a_fit_records_its_command_and_errors_and_leaves_the_committed_file(tmp_
     """
     committed = calibrate.DEFAULT_OUT.read_bytes()
     out = tmp_path / "fit" / "baseline.yaml"
-    argv = ["--budget", "1", "--seeds", "1", "--n-borrowers", "2000", "--jobs", "1",
-            "--plot", "", "--out", str(out)]
+    argv = [
+        "--budget",
+        "1",
+        "--seeds",
+        "1",
+        "--n-borrowers",
+        "2000",
+        "--jobs",
+        "1",
+        "--plot",
+        "",
+        "--out",
+        str(out),
+    ]
     assert calibrate.main(argv) == 0
     record = calibrate.read_record(out)
     assert shlex.split(record["command"]) == ["python", "-m", "scenarios.calibrate", *argv]

@@ -49,12 +49,15 @@ def test_relative_difference_and_bound() -> None:
 def test_why_a_check_fails() -> None:
     """A failing check names its reason.
 
-    * mean +0.5 where a fall is expected: the opposite sign;
+    * mean +0.5 where a fall is expected: the opposite sign, and not significant when
+      its interval (-1 to +2) reaches 0 (significant: +0.5, +0.2 to +0.8);
     * mean -1, sd 1 (interval across 0): not significant, and 7 seeds would do
       (t(0.975, 6) / sqrt(7) = 2.447 / 2.646 = 0.925 < 1, n = 6: 2.571 / 2.449 = 1.05);
     * -3 (-4 to -2) where -25 % of a reference of 10 is asked: short of its bound.
     """
-    assert why_not(_check(-1), PairedDifference(5, 0.5, 1.0, -1.0, 2.0)) == "opposite sign"
+    wrong_ns = PairedDifference(5, 0.5, 1.0, -1.0, 2.0)
+    assert why_not(_check(-1), wrong_ns) == "opposite sign, not significant"
+    assert why_not(_check(-1), PairedDifference(5, 0.5, 0.3, 0.2, 0.8)) == "opposite sign"
     across = PairedDifference(5, -1.0, 1.0, -2.2, 0.2)
     assert why_not(_check(-1), across) == "not significant, ~7 seeds would exclude 0"
     short = PairedDifference(5, -3.0, 1.0, -4.0, -2.0)
@@ -103,10 +106,13 @@ def test_checks_are_named_uniquely() -> None:
 def test_scale_row_by_hand() -> None:
     """Large 1, 2, 3 (var 1) and small 3, 4, 5 (var 1): gap 2, SE sqrt(1/3 + 1/3) = 0.816.
 
-    Two SE is 1.633 < 2, so the scales disagree; small 2, 3, 4 (gap 1) agree.
+    Two SE is 1.633 < 2, so the scales disagree (and the row says so); small 2, 3, 4
+    (gap 1) agree, with no reason given.
     """
     row = scale_row("x", [1.0, 2.0, 3.0], [3.0, 4.0, 5.0])
     assert row["difference"] == pytest.approx(2.0)
     assert row["ci_low"] == pytest.approx(2.0 - 2 * (2 / 3) ** 0.5)
     assert not row["holds"]
-    assert scale_row("x", [1.0, 2.0, 3.0], [2.0, 3.0, 4.0])["holds"]
+    assert row["why_not"] == "the scales differ by more than 2 SE"
+    agree = scale_row("x", [1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
+    assert agree["holds"] and agree["why_not"] == ""

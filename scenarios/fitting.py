@@ -178,7 +178,9 @@ values, not fitted. Found by backward elimination at the committed point of the 
 before (``lendsim-calibrate --recover --perturb 0 --budget 1``, written to
 docs/validation/identification/; ``scenarios.identification``). At the current point
 the elimination keeps cooperative brand, on the line (joint rise 0.023 against 0.02;
-0.011 at the recovery's perturbed truth): it stays fixed until a refit frees it."""
+0.011 at the recovery's perturbed truth). Freed, a refit finds the same point, but the
+recovery then misses the digital trend by 0.17 of its range and no longer pins bank risk
+appetite, which stands in for cooperative brand (local correlation 0.75): it stays fixed."""
 
 FREE: tuple[Parameter, ...] = tuple(p for p in PARAMETERS if p.key not in NOT_IDENTIFIED)
 """The parameters a fit moves."""

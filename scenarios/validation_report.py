@@ -93,7 +93,8 @@ def render(validation_dir: Path = VALIDATION_DIR, calibration: Path = CALIBRATIO
         "",
         "Identification at the committed point (`docs/validation/identification/recovery.csv`,"
         " from `lendsim-calibrate --recover --perturb 0 --budget 1`; the parameters outside"
-        " the identified set are the fixed ones):",
+        " the identified set are fixed, and so is any on the line that freeing made worse"
+        " to recover, as `scenarios.fitting.NOT_IDENTIFIED` says):",
         "",
         *recovery_lines(validation_dir / "identification" / "recovery.csv"),
         "",

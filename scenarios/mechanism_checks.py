@@ -323,6 +323,7 @@ def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[
     big_a, small_a = np.asarray(big, dtype=float), np.asarray(small, dtype=float)
     se = math.sqrt(big_a.var(ddof=1) / big_a.size + small_a.var(ddof=1) / small_a.size)
     gap = float(small_a.mean() - big_a.mean())
+    holds = abs(gap) <= 2 * se
     return {
         "group": "scale",
         "check": check,
@@ -331,8 +332,8 @@ def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[
         "ci_low": gap - 2 * se,
         "ci_high": gap + 2 * se,
         "relative": False,
-        "holds": abs(gap) <= 2 * se,
-        "why_not": "" if abs(gap) <= 2 * se else "the scales differ by more than 2 SE",
+        "holds": holds,
+        "why_not": "" if holds else "the scales differ by more than 2 SE",
     }
 
 

@@ -91,7 +91,7 @@ def test_the_acceptance_penalty_by_hand():
     excess = fitting.acceptance_excess(summary, t)
     assert excess["price_rate_bank"] == pytest.approx(0.2)
     assert sum(v for k, v in excess.items() if k != "price_rate_bank") == pytest.approx(0.0)
-    before = {k: v for k, v in summary.items()} | {"rate_bank": 0.07}
+    before = summary | {"rate_bank": 0.07}
     hinge = ((0.0895 - 0.088) / 0.0025) ** 2 / 6 / 6.25
     assert fitting.loss(summary, t) - fitting.loss(before, t) == pytest.approx(0.4 + hinge)
 

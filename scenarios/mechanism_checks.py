@@ -3,12 +3,13 @@
 Each check runs a policy point and its reference on the same seeds (common
 random numbers) and reports the mean paired difference of one metric with its
 95 % t-interval, and whether the expected direction holds (the interval on the
-expected side of 0). The scale check compares two population sizes (unpaired,
-within two standard errors of the difference).
+expected side of 0). The scale check compares population sizes with the default
+(unpaired, within two standard errors of the difference).
 
     python -m scenarios.mechanism_checks                  # 5 seeds, default scale
     python -m scenarios.mechanism_checks --only rate_cap  # one group
     python -m scenarios.mechanism_checks --seeds 10 --jobs 2
+    python -m scenarios.mechanism_checks --only scale --scales 20000,400000
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ Metric = Callable[[Tables], float]
 def yearly(column: str, year: int) -> Metric:
     """A ``market_yearly`` column in one year."""
     return lambda t: float(t["market_yearly"].set_index("year").loc[year, column])
+
+
+def change(column: str, first: int, last: int) -> Metric:
+    """A ``market_yearly`` column's change from one year to a later one."""
+    return lambda t: yearly(column, last)(t) - yearly(column, first)(t)
 
 
 def summed(column: str, years: Sequence[int]) -> Metric:
@@ -244,6 +250,7 @@ def checks() -> list[Check]:
 
 SCALE_METRICS: dict[str, Metric] = {
     "HHI 2030": yearly("hhi", 2030),
+    "HHI rise 2024-2030": change("hhi", 2024, 2030),
     "bank share 2030": yearly("share_bank", 2030),
     "cooperative share 2030": yearly("share_credit_cooperative", 2030),
     "platform share 2030": yearly("share_online_platform", 2030),
@@ -318,9 +325,9 @@ def why_not(check: Check, diff: PairedDifference) -> str:
     return "not significant" + (f", ~{needed} seeds would exclude 0" if needed else "")
 
 
-def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[str, object]:
-    """One scale comparison: the small-scale mean minus the large, within two standard errors."""
-    big_a, small_a = np.asarray(big, dtype=float), np.asarray(small, dtype=float)
+def scale_row(check: str, default: Sequence[float], other: Sequence[float]) -> dict[str, object]:
+    """One scale comparison: the other scale's mean minus the default's, within two SE."""
+    big_a, small_a = np.asarray(default, dtype=float), np.asarray(other, dtype=float)
     se = math.sqrt(big_a.var(ddof=1) / big_a.size + small_a.var(ddof=1) / small_a.size)
     gap = float(small_a.mean() - big_a.mean())
     holds = abs(gap) <= 2 * se
@@ -337,8 +344,14 @@ def scale_row(check: str, big: Sequence[float], small: Sequence[float]) -> dict[
     }
 
 
-def report(seeds: Sequence[int], n_borrowers: int, jobs: int, only: str | None) -> pd.DataFrame:
-    """Run the checks (and the scale comparison) and return one row per check."""
+def report(
+    seeds: Sequence[int],
+    n_borrowers: int,
+    jobs: int,
+    only: str | None,
+    scales: Sequence[int] = SMALL_SCALES,
+) -> pd.DataFrame:
+    """Run the checks (and the scale comparison with ``scales``); one row per check."""
     selected = [c for c in checks() if only in (None, c.group)]
     points = [
         with_seed(p, s, n_borrowers)
@@ -348,7 +361,7 @@ def report(seeds: Sequence[int], n_borrowers: int, jobs: int, only: str | None) 
     ]
     scale = only in (None, "scale")
     if scale:
-        points += [with_seed((), s, n) for s in seeds for n in (n_borrowers, *SMALL_SCALES)]
+        points += [with_seed((), s, n) for s in seeds for n in (n_borrowers, *scales)]
     results = run_points(points, jobs)
     rows = []
     for c in selected:
@@ -369,13 +382,11 @@ def report(seeds: Sequence[int], n_borrowers: int, jobs: int, only: str | None) 
                 "why_not": "" if holds else why_not(c, diff),
             }
         )
-    for small_scale, (name, metric) in itertools.product(
-        SMALL_SCALES if scale else (), SCALE_METRICS.items()
-    ):
-        if small_scale < n_borrowers:
-            big = [metric(results[with_seed((), s, n_borrowers)]) for s in seeds]
-            small = [metric(results[with_seed((), s, small_scale)]) for s in seeds]
-            rows.append(scale_row(f"{name}: {small_scale:,} vs {n_borrowers:,}", big, small))
+    for other, (name, metric) in itertools.product(scales if scale else (), SCALE_METRICS.items()):
+        if other != n_borrowers:
+            default = [metric(results[with_seed((), s, n_borrowers)]) for s in seeds]
+            at_other = [metric(results[with_seed((), s, other)]) for s in seeds]
+            rows.append(scale_row(f"{name}: {other:,} vs {n_borrowers:,}", default, at_other))
     return pd.DataFrame(rows)
 
 
@@ -383,7 +394,7 @@ def format_report(table: pd.DataFrame, seeds: Sequence[int], n_borrowers: int) -
     """The report as aligned text lines."""
     lines = [
         f"{len(seeds)} seeds ({seeds[0]}-{seeds[-1]}), {n_borrowers:,} borrowers; "
-        "difference = policy - reference (scale: small - large, +-2 SE)"
+        "difference = policy - reference (scale: other - default, +-2 SE)"
     ]
     for _, r in table.iterrows():
         fmt = (lambda v: f"{100 * v:+.1f} %") if r["relative"] else (lambda v: f"{v:+.4g}")
@@ -397,6 +408,20 @@ def format_report(table: pd.DataFrame, seeds: Sequence[int], n_borrowers: int) -
     return "\n".join(lines)
 
 
+def population_sizes(text: str) -> tuple[int, ...]:
+    """``--scales``: comma-separated population sizes, each a whole number of at least 1,000."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1_000:
+        raise argparse.ArgumentTypeError(
+            f"--scales {text!r}: expected comma-separated whole numbers of at least 1000, "
+            "e.g. 20000,400000"
+        )
+    return sizes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run the checks and print the report; exit 0 (a report, not a test)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -405,9 +430,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     groups = sorted({c.group for c in checks()} | {"scale"})
     ap.add_argument("--only", choices=groups, default=None, help="one group of checks")
+    ap.add_argument(
+        "--scales",
+        type=population_sizes,
+        default=SMALL_SCALES,
+        help="population sizes the scale check compares with --n-borrowers, comma-separated "
+        f"(default {','.join(map(str, SMALL_SCALES))})",
+    )
     args = ap.parse_args(argv)
     seeds = list(range(1, args.seeds + 1))
-    table = report(seeds, args.n_borrowers, args.jobs, args.only)
+    table = report(seeds, args.n_borrowers, args.jobs, args.only, args.scales)
     print(format_report(table, seeds, args.n_borrowers))
     return 0
 

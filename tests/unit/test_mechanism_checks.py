@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pandas as pd
 import pytest
 
 from scenarios.mechanism_checks import (
     EXIT_COLUMNS,
     Check,
+    change,
     checks,
     exits,
     failures,
     of_type,
+    population_sizes,
     scale_row,
     verdict,
     why_not,
@@ -83,6 +87,7 @@ def test_metrics_read_the_right_cells() -> None:
         ),
     }
     assert yearly("hhi", 2025)(tables) == 200.0
+    assert change("hhi", 2024, 2025)(tables) == 100.0
     assert of_type("n", "online_platform", 2025)(tables) == 7.0
 
 
@@ -101,6 +106,18 @@ def test_checks_are_named_uniquely() -> None:
     """No two checks share a name within a group (the report would be ambiguous)."""
     names = [(c.group, c.name) for c in checks()]
     assert len(names) == len(set(names))
+
+
+def test_scales_option_reads_sizes_and_refuses_bad_ones() -> None:
+    """``--scales 20000,400000`` gives both sizes.
+
+    Words, nothing or a size below 1,000 are refused naming the option, the value
+    and what is allowed.
+    """
+    assert population_sizes("20000,400000") == (20_000, 400_000)
+    for bad in ("", "20k", "500,20000"):
+        with pytest.raises(argparse.ArgumentTypeError, match=r"--scales .*at least 1000"):
+            population_sizes(bad)
 
 
 def test_scale_row_by_hand() -> None:

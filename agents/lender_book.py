@@ -90,6 +90,7 @@ class LenderBook:
     online_capability = Column(np.float64, "share of business it can take online, 0-1")
     risk_appetite = Column(np.float64, "highest annual PD it approves")
     markup = Column(np.float64, "markup over costs, annual")
+    capital_charge = Column(np.float64, "markup add-on for a thin capital cushion, annual")
     business_discount = Column(np.float64, "rate cut on business loans (inclusive lending)")
     business_lending = Column(np.float64, "business-segment lending since January, CNY")
     business_lending_last = Column(np.float64, "business-segment lending last year, CNY")

@@ -20,7 +20,13 @@ import numpy as np
 
 from agents.lender_book import LenderBook
 from agents.loan_table import NO_LENDER
-from sim.finance import co_lending_split, market_power_markup, next_markup, technology_gain
+from sim.finance import (
+    capital_charge,
+    co_lending_split,
+    market_power_markup,
+    next_markup,
+    technology_gain,
+)
 
 if TYPE_CHECKING:
     from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
@@ -180,21 +186,55 @@ class Lender(mesa.Agent):
         )
 
     @classmethod
-    def pay_out_excess_capital(
-        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray, buffer: float
-    ) -> np.ndarray:
-        """January: pay out equity above ``buffer`` times the requirement on its book.
+    def price_capital(
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        target_ratio: np.ndarray,
+        min_ratio: np.ndarray,
+        price: float,
+    ) -> None:
+        """Price the capital a loan uses: more the thinner the cushion over the requirement.
 
-        Owners take back capital the business does not use (dividends, buy-backs),
-        keeping a buffer to grow on and to absorb losses (the type's
-        ``capital_buffer``). The book they keep capital for is the larger of this
-        month's and the year's (``loans_trend``): a book that dipped for a month
-        keeps the capital of its business, so a chance dip is not made permanent.
-        Returns what each of ``rows`` paid.
+        Below its owners' buffer (``target_ratio``) a lender adds up to ``price``
+        to its offers, all of it at its requirement (``capital_charge``), so it
+        slows its growth by price before its room runs out; its markup itself
+        still follows its market power (``adapt_markups``).
         """
-        base = np.maximum(book.loans[rows], book.loans_trend[rows])
-        keep = buffer * min_ratio[rows] * np.maximum(base, 0.0)
-        paid = np.maximum(book.equity[rows] - keep, 0.0) * (book.loans[rows] > 0)
+        book.capital_charge[rows] = capital_charge(
+            book.capital_ratio()[rows], target_ratio[rows], min_ratio[rows], price
+        )
+
+    @staticmethod
+    def capital_base(book: LenderBook, rows: np.ndarray) -> np.ndarray:
+        """The book owners keep capital for: the larger of this month's and the year's.
+
+        A book that dipped for a month keeps the capital of its business
+        (``loans_trend``), so a chance dip is not made permanent.
+        """
+        return np.maximum(np.maximum(book.loans[rows], book.loans_trend[rows]), 0.0)
+
+    @classmethod
+    def pay_dividends(
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        min_ratio: np.ndarray,
+        buffer: float,
+        payout: float,
+    ) -> np.ndarray:
+        """January: pay ``payout`` of last year's profit, from capital above the buffer only.
+
+        Owners take a share of the year's profit (the type's ``dividend_payout``)
+        and keep the rest to grow on; they never pay out of the capital the book
+        needs, ``buffer`` times its requirement (``capital_base``). Retained
+        profit accumulates, so a lender's room to lend follows its earnings, not
+        last year's book. Returns what each of ``rows`` paid.
+        """
+        keep = buffer * min_ratio[rows] * cls.capital_base(book, rows)
+        excess = np.maximum(book.equity[rows] - keep, 0.0)
+        paid = np.minimum(excess, payout * np.maximum(book.profit_ytd[rows], 0.0))
+        paid *= book.loans[rows] > 0
         book.equity[rows] -= paid
         book.cash[rows] -= paid
         return paid
@@ -430,11 +470,16 @@ class PolicyLender(Lender):
     leaves_when_unprofitable = False  # a mandate, not owners' return, keeps it in the market
 
     @classmethod
-    def pay_out_excess_capital(
-        cls, book: LenderBook, rows: np.ndarray, min_ratio: np.ndarray, buffer: float
-    ) -> np.ndarray:
-        """State capital stays in a policy lender."""
-        return np.zeros(rows.size)
+    def price_capital(
+        cls,
+        book: LenderBook,
+        rows: np.ndarray,
+        target_ratio: np.ndarray,
+        min_ratio: np.ndarray,
+        price: float,
+    ) -> None:
+        """A policy lender's capital is the state's: it does not price it into its loans."""
+        book.capital_charge[rows] = 0.0
 
     @classmethod
     def capital_support(

@@ -151,6 +151,13 @@ PARAMETERS: tuple[Parameter, ...] = (
         "platforms' visibility (app reach of the big tech groups): unobserved",
     ),
     Parameter(
+        "behaviour.data_scale_edge",
+        0.0,
+        0.95,
+        "how much a lender's own data sharpen its screening as its share of the market grows:"
+        " unobserved; sets how fast concentration rises",
+    ),
+    Parameter(
         "market.demand_growth",
         0.08,
         0.25,

@@ -52,6 +52,7 @@ class LenderOffers:
     mandate_funding_cut: np.ndarray  # funding-cost cut on mandate-segment loans
     operating_cost: np.ndarray
     technology: np.ndarray
+    data_noise: np.ndarray  # screening-noise factor of the lender's own data (1 = no edge)
     relationship: np.ndarray  # signal-noise cut on borrowers in its own regions (offline)
     thin_file_edge: np.ndarray  # share of the thin-file noise penalty its data models remove
     business_discount: np.ndarray  # rate cut on business loans (inclusive-lending push)
@@ -344,7 +345,7 @@ def clear(
         np.concatenate((offers.funding_cost - False * cut, offers.funding_cost - True * cut)), 0.0
     )
     no = np.zeros(n_lenders, dtype=bool)
-    lender_noise = signal_noise(
+    lender_noise = offers.data_noise * signal_noise(
         terms.screening_noise, offers.technology, no, no, terms.data_sharing_effect
     )
     # the thin-file part of the noise, which a lender's data models cut by its edge

@@ -96,6 +96,7 @@ class LenderTypeConfig:
     markup: float = MISSING  # initial markup over costs, annual
     capital_ratio: float = MISSING  # initial equity / loans
     capital_buffer: float = MISSING  # capital owners keep, as a multiple of the requirement
+    dividend_payout: float = MISSING  # share of last year's profit paid out (above the buffer)
     initial_own_share: float = MISSING  # funded share of a co-lender's loans at the start
     entry_rate: float = MISSING  # expected entrants per year at normal profitability
     brand: float = MISSING  # visibility to borrowers, relative
@@ -147,6 +148,8 @@ class BehaviourConfig:
     data_discipline: float = MISSING  # default-rate cut for thin files covered by shared data
     npl_funding_premium: float = MISSING  # funding-cost rise per unit NPL ratio, market-funded
     leverage_funding_premium: float = MISSING  # funding-cost rise at full capital use, market
+    data_scale_edge: float = MISSING  # screening-noise cut of a lender with the whole market's book
+    capital_charge: float = MISSING  # markup add-on of a lender with capital at its requirement
     exit_years: int = MISSING  # years of ROE below the cost of equity before a lender leaves
     inclusive_response: float = MISSING  # markup cut on business loans per unit target gap
     co_lending_margin: float = MISSING  # partner bank's margin over funds and expected loss

@@ -25,7 +25,13 @@ from sim.clearing import (
     clear,
 )
 from sim.config import SEGMENTS
-from sim.finance import compliance_slack, effective_operating_cost, limit_use_premium
+from sim.finance import (
+    DATA_HALF_SHARE,
+    compliance_slack,
+    data_noise_factor,
+    effective_operating_cost,
+    limit_use_premium,
+)
 from sim.recorder import RATE_BINS
 from sim.tallies import tallies, volume_by_rate
 
@@ -331,14 +337,17 @@ class Market:
             mandate_funding_cut=self.mandate_funding_cut(),
             operating_cost=opex,
             technology=book.technology,
+            data_noise=data_noise_factor(
+                originated, book.technology, b.data_scale_edge, DATA_HALF_SHARE
+            ),
             relationship=book.per_lender(RELATIONSHIP_NOISE_CUT),
             thin_file_edge=book.per_lender(THIN_FILE_EDGE),
             business_discount=book.business_discount,
             loss_factor=book.loss_factor(originated),
             risk_appetite=appetite,
             risk_appetite_mandate=book.per_lender(MANDATE_APPETITE) * appetite,
-            markup=book.markup,
-            posted_rate=funding + opex + book.markup,
+            markup=book.markup + book.capital_charge,
+            posted_rate=funding + opex + book.markup + book.capital_charge,
             brand=np.maximum(book.brand, 1e-12),
             equity=book.equity,
             capacity=capacity,

@@ -6,7 +6,7 @@ regulator's in :class:`~sim.regulator.Regulator`, matching and booking in
 :class:`~sim.market.Market`. Order within a month (docs/ODD.md, "Process
 overview and scheduling"):
 
-1. in January: owners' pay-outs and exits, distressed lenders sold, technology
+1. in January: owners' dividends and exits, distressed lenders sold, technology
    investment, entry of new lenders, licence review, co-lending partners,
    large banks' inclusive-lending push;
 2. servicing of the loan book: interest, repayment, default, write-off, with
@@ -15,7 +15,8 @@ overview and scheduling"):
 3. state capital support of state-funded lenders (within the yearly budget);
 4. inspections ("double random, one public") and penalties;
 5. capital check; lenders short for too long are acquired or wound down;
-6. market clearing: demand, search, screening, pricing, booking;
+6. each lender prices the thinness of its capital cushion; market clearing:
+   demand, search, screening (sharper with the lender's data), pricing, booking;
 7. funding rebalanced, markups adapted, the month recorded.
 """
 
@@ -85,6 +86,7 @@ class MarketModel(mesa.Model):
         self.regulator.inspect(self.regulator.lending_limits())
         self.regulator.check_capital()
         self._inclusive_push()
+        self._price_capital()
         tallies = self.market.lend(self.regulator.lending_limits())
         self.book.rebalance_funding(LIQUIDITY_RATIO)
         self._adapt_markups()
@@ -134,6 +136,14 @@ class MarketModel(mesa.Model):
         (share, online), behaviour = self.market.lending_shares(), self.cfg.behaviour
         self._each_type(
             lambda cls, rows: cls.adapt_markups(self.book, rows, share, online, behaviour)
+        )
+
+    def _price_capital(self) -> None:
+        """Each lender prices the thinness of its capital cushion into this month's offers."""
+        target, (min_ratio, _) = self.regulator.capital_levels(1.0), self.regulator.requirements()
+        price = self.cfg.behaviour.capital_charge
+        self._each_type(
+            lambda cls, rows: cls.price_capital(self.book, rows, target, min_ratio, price)
         )
 
     def _inclusive_push(self) -> None:

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.lenders import LENDER_CLASSES, LENDER_TYPES, trait
+from agents.lenders import LENDER_CLASSES, LENDER_TYPES, Lender, trait
 from agents.loan_table import NO_LENDER
 from sim.calendar import month_year, parse_month, path_value
 from sim.config import RegulationConfig
-from sim.finance import lending_limit
+from sim.finance import lending_limit, return_on_capital_needed
 from sim.metrics import HHI_SCALE, merger_hhi_effect
 
 if TYPE_CHECKING:
@@ -210,22 +210,23 @@ class Regulator:
             self.resolve(int(row), unsold="failed")
 
     def review_owners_exits(self) -> None:
-        """January: owners take out unused capital, and leave when ROE stays below its cost.
+        """January: owners take their dividends, and leave when ROE stays below its cost.
 
-        Each type pays out (``pay_out_excess_capital``), then judges last year's
-        profit on the capital kept and decides (``decide_exit``); a leaving lender
-        is put up for sale with probability ``acquisition_rate`` and sold if a
-        buyer is found, else wound down.
+        Each type pays its dividend (``pay_dividends``), then judges last year's
+        profit on the capital its business needs (``return_on_capital_needed``:
+        the buffer over the requirement on its book) and decides (``decide_exit``);
+        a leaving lender is put up for sale with probability ``acquisition_rate``
+        and sold if a buyer is found, else wound down.
         """
         model = self.model
         book = model.book
         min_ratio, _ = self.requirements()
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)
-            buffer = model.cfg.lenders[cls.lender_type].capital_buffer
-            cls.pay_out_excess_capital(book, rows, min_ratio, buffer)
-        with np.errstate(divide="ignore", invalid="ignore"):  # on the capital kept
-            roe = np.where(book.equity > 0, book.profit_ytd / book.equity, -1.0)
+            lt = model.cfg.lenders[cls.lender_type]
+            cls.pay_dividends(book, rows, min_ratio, lt.capital_buffer, lt.dividend_payout)
+        needed = self.capital_levels(1.0) * Lender.capital_base(book, np.arange(book.n))
+        roe = return_on_capital_needed(book.profit_ytd, book.equity, needed)
         leaving = []
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)

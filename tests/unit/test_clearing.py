@@ -39,6 +39,7 @@ def offers(n_lenders: int = 1, n_regions: int = 1, **values: np.ndarray) -> Lend
         "mandate_funding_cut": np.zeros(n_lenders),
         "operating_cost": np.full(n_lenders, 0.04),
         "technology": np.zeros(n_lenders),
+        "data_noise": np.ones(n_lenders),
         "relationship": np.zeros(n_lenders),
         "thin_file_edge": np.zeros(n_lenders),
         "business_discount": np.zeros(n_lenders),

@@ -24,7 +24,7 @@ from agents.lenders import (
 )
 from agents.loan_table import NO_LENDER
 from sim.config import BehaviourConfig, LenderTypeConfig, RegulationConfig
-from sim.finance import technology_gain
+from sim.finance import return_on_capital_needed, technology_gain
 from sim.regulator import MAY_ACQUIRE, SELLABLE
 
 LT = LenderTypeConfig(size_sigma=1.0)  # a type block for the entrant-capital calls
@@ -378,9 +378,7 @@ def test_other_entrant_capital_between_a_tenth_and_half_the_median() -> None:
 def test_entrant_capital_without_incumbents_uses_the_reference() -> None:
     """With no lender of the type, the median is the 1bn reference: 0.1bn to 0.5bn."""
     reg = RegulationConfig(online_entry_capital_cny=2e9)
-    capital = CommercialBank.entrant_capital(
-        np.array([]), 30.0, reg, LT, np.random.default_rng(1)
-    )
+    capital = CommercialBank.entrant_capital(np.array([]), 30.0, reg, LT, np.random.default_rng(1))
     assert capital.size > 0
     assert (capital >= 1e8).all() and (capital < 5e8).all()
 
@@ -390,9 +388,7 @@ def test_no_entrant_at_rate_zero(cls: type[Lender]) -> None:
     """A Poisson count of rate 0 is always 0, so no entrant."""
     reg = RegulationConfig(online_entry_capital_cny=1e9)
     for seed in range(5):
-        capital = cls.entrant_capital(
-            np.array([5.0]), 0.0, reg, LT, np.random.default_rng(seed)
-        )
+        capital = cls.entrant_capital(np.array([5.0]), 0.0, reg, LT, np.random.default_rng(seed))
         assert capital.size == 0
 
 
@@ -471,18 +467,53 @@ def test_policy_lender_keeps_its_markup() -> None:
 
 
 def test_owners_keep_capital_for_the_larger_of_the_book_and_its_year_trend() -> None:
-    """Requirement 0.10, buffer 1.5: capital kept is 0.15 x max(loans, trend).
+    """Requirement 0.10, buffer 1.5, pay-out 0.3: the dividend never dips below 0.15 x base.
 
-    Row 0 (loans 100, trend 200, equity 50) keeps 30 and pays 20: a book that
-    dipped this month keeps the capital of the year's book. Row 1 (loans 200,
-    trend 100, equity 50) keeps 30 and pays 20. Row 2 (loans 0) pays nothing.
+    Base is max(loans, trend). Row 0 (loans 100, trend 200, equity 50, profit 100)
+    keeps 30: 30 % of its profit is 30 but only 20 lies above the buffer, so it pays
+    20. Row 1 (loans 200, trend 100, equity 50, profit 10) pays 0.3 x 10 = 3 of its
+    20 above the buffer. Row 2 (loans 0) pays nothing; row 3 (a loss) pays nothing.
     """
     book = LenderBook(n_regions=1, writeoff_months=2)
-    for loans, trend in ((100.0, 200.0), (200.0, 100.0), (0.0, 100.0)):
-        book.add(BANK, loans=loans, loans_trend=trend, equity=50.0, cash=50.0)
-    paid = CommercialBank.pay_out_excess_capital(book, book.rows(BANK), np.full(3, 0.10), 1.5)
-    np.testing.assert_allclose(paid, [20.0, 20.0, 0.0])
-    np.testing.assert_allclose(book.equity, [30.0, 30.0, 50.0])
+    for loans, trend, profit in (
+        (100.0, 200.0, 100.0),
+        (200.0, 100.0, 10.0),
+        (0.0, 100.0, 10.0),
+        (100.0, 100.0, -5.0),
+    ):
+        book.add(BANK, loans=loans, loans_trend=trend, equity=50.0, cash=50.0, profit_ytd=profit)
+    paid = CommercialBank.pay_dividends(book, book.rows(BANK), np.full(4, 0.10), 1.5, 0.3)
+    np.testing.assert_allclose(paid, [20.0, 3.0, 0.0, 0.0])
+    np.testing.assert_allclose(book.equity, [30.0, 47.0, 50.0, 50.0])
+    np.testing.assert_allclose(book.cash, [30.0, 47.0, 50.0, 50.0])
+
+
+def test_lenders_price_a_thin_capital_cushion_and_policy_lenders_do_not() -> None:
+    """Requirement 0.10, target 0.15, price 0.03.
+
+    A bank at ratio 0.125 (equity 12.5 on loans 100) charges half the price, 0.015; a
+    bank at 0.20 nothing; a policy lender at 0.10 nothing (its capital is the state's).
+    """
+    book = LenderBook(n_regions=1, writeoff_months=2)
+    for equity in (12.5, 20.0):
+        book.add(BANK, loans=100.0, equity=equity)
+    book.add(POLICY, loans=100.0, equity=10.0, capital_charge=0.5)
+    target, req = np.full(3, 0.15), np.full(3, 0.10)
+    CommercialBank.price_capital(book, book.rows(BANK), target, req, 0.03)
+    PolicyLender.price_capital(book, book.rows(POLICY), target, req, 0.03)
+    np.testing.assert_allclose(book.capital_charge, [0.015, 0.0, 0.0])
+
+
+def test_owners_judge_the_return_on_the_capital_the_business_needs() -> None:
+    """Profit 12: on equity 200 of which 100 is needed, 12 / 100 = 0.12 (not 0.06).
+
+    Equity 80 below a need of 100 gives 12 / 80 = 0.15; no book (need 0) gives
+    12 / 200 = 0.06; no equity gives -1.
+    """
+    roe = return_on_capital_needed(
+        np.full(4, 12.0), np.array([200.0, 80.0, 200.0, 0.0]), np.array([100.0, 100.0, 0.0, 50.0])
+    )
+    np.testing.assert_allclose(roe, [0.12, 0.15, 0.06, -1.0])
 
 
 def test_owners_leave_after_years_below_their_cost_of_equity() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from agents.borrowers import BorrowerPopulation
 from sim.clearing import DECLINED_PRICE, UNMET_REASONS, clear, search_rows, unmet_reason
-from sim.finance import limit_use_premium, market_power_markup
+from sim.finance import capital_charge, data_noise_factor, limit_use_premium, market_power_markup
 from tests.unit.test_clearing import RATE, applicants, offers, rng, terms
 
 
@@ -151,3 +151,44 @@ def test_funding_premium_rises_with_the_use_of_the_lending_limit() -> None:
     np.testing.assert_allclose(
         limit_use_premium(loans, limit, 0.02), [0.0, 0.01, 0.02, 0.02, 0.02, 0.0]
     )
+
+
+def test_the_capital_charge_rises_as_the_cushion_thins() -> None:
+    """Requirement 0.10, target 0.15, price 3 points: in proportion between.
+
+    Ratio 0.20 and 0.15 pay nothing, 0.125 (half-way) 1.5 points, 0.10 and 0.05
+    the whole 3 points; a lender whose target is its requirement (0.10) pays 3
+    points below it (0.09) and nothing at it; a lender without loans (ratio inf) none.
+    """
+    ratio = np.array([0.20, 0.15, 0.125, 0.10, 0.05, 0.09, 0.10, np.inf])
+    target = np.array([0.15] * 5 + [0.10, 0.10, 0.15])
+    np.testing.assert_allclose(
+        capital_charge(ratio, target, np.full(8, 0.10), 0.03),
+        [0.0, 0.0, 0.015, 0.03, 0.03, 0.03, 0.0, 0.0],
+    )
+
+
+def test_the_data_edge_grows_with_the_share_of_the_book_and_technology() -> None:
+    """Edge 0.8, half share 0.01; books 1, 1, 98 of a total 100 (shares 0.01, 0.01, 0.98).
+
+    Technology 1: 1 - 0.8 x 0.01 / 0.02 = 0.6 for a 1 % lender; technology 0.5 halves
+    the cut: 1 - 0.8 x 0.5 x 0.5 = 0.8; the 98 % lender with technology 1 gets
+    1 - 0.8 x 0.98 / 0.99. An empty market gives every lender factor 1.
+    """
+    got = data_noise_factor(np.array([1.0, 1.0, 98.0]), np.array([1.0, 0.5, 1.0]), 0.8, 0.01)
+    np.testing.assert_allclose(got, [0.6, 0.8, 1.0 - 0.8 * 0.98 / 0.99])
+    np.testing.assert_array_equal(data_noise_factor(np.zeros(2), np.ones(2), 0.8, 0.01), [1, 1])
+
+
+def test_a_lender_with_more_data_screens_on_a_sharper_signal() -> None:
+    """Noise 1, appetite 10 (everyone approved): with data factor 0 the signal is exact.
+
+    Every applicant is then priced at the true PD (rate 0.12), as with a full
+    relationship cut; factor 1 prices the same borrowers at scattered rates.
+    """
+    app = applicants(100)
+    t = terms(screening_noise=1.0, rate_cap=10.0)
+    sharp = offers(data_noise=np.array([0.0]), risk_appetite=np.array([10.0]))
+    np.testing.assert_allclose(clear(app, sharp, t, 1.0, rng()).rate, RATE)
+    blunt = offers(risk_appetite=np.array([10.0]))
+    assert np.std(clear(app, blunt, t, 1.0, rng()).rate) > 0.01

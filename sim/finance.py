@@ -15,7 +15,7 @@ TECH_OPEX_CUT = 0.30  # report: smart contracts cut operating cost by up to 30 %
 TECH_NOISE_CUT = 0.50  # calibration assumption: full technology halves the screening noise
 THIN_FILE_PENALTY = 1.0  # calibration assumption: an uncovered thin file doubles the noise
 PRUDENCE = 1.0  # calibration assumption: lenders approve on the signal plus one sd of its noise
-DATA_HALF_SHARE = 0.01  # calibration assumption: 1 % of the market's book gives half the data edge
+DATA_HALF_SHARE = 0.05  # calibration assumption: 5 % of the market's book gives half the data edge
 
 
 def monthly_hazard(annual_pd: np.ndarray | float) -> np.ndarray | float:

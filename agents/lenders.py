@@ -4,7 +4,7 @@ An agent owns one row of the model's :class:`~agents.lender_book.LenderBook`
 (its id). A type's decisions are class methods applied at once to that type's
 rows of the book (``rows``: lender ids, ascending): licence review, partner
 choice, co-lending split, entry, state capital support, markup adaptation,
-technology investment, capital pay-out, owners' exit and (large banks) the
+technology investment, capital charge, dividends, owners' exit and (large banks) the
 inclusive-lending push. Traits that differ by type are class attributes; the
 market and the regulator read them through :func:`trait`, so no code outside
 this module branches on a lender's type. A fifth type is one more class here

@@ -7,7 +7,7 @@ random, one public") and fines breaches, and checks capital: a lender short for
 ``behaviour.exit_months`` months in a row, or with no equity left, is resolved
 by acquisition (by the best-fitting healthy bidder of a type allowed to buy it,
 where acquisitions are allowed and merger review lets the deal through) or
-wound down. Each January it also carries out owners' pay-outs and exits, puts
+wound down. Each January it also carries out owners' dividends and exits, puts
 distressed lenders up for sale and revokes licences the rules no longer allow.
 """
 
@@ -143,7 +143,7 @@ class Regulator:
         """Capital ratio of every lender at ``part`` of its owners' buffer over the requirement.
 
         ``requirement x (1 + part x (capital_buffer - 1))``: 0 is the requirement,
-        1 the capital owners keep after the January pay-out (the type's
+        1 the capital owners keep for the book (the type's
         ``capital_buffer``); healthy is ``HEALTHY_PART``, weak below ``WEAK_PART``.
         """
         book, lenders = self.model.book, self.model.cfg.lenders

@@ -56,6 +56,7 @@ class Lender(mesa.Agent):
     thin_file_edge: ClassVar[float] = 0.0  # share of the thin-file noise penalty its models remove
     market_funded: ClassVar[bool] = False  # funds itself in markets that price its NPLs
     leaves_when_unprofitable: ClassVar[bool] = True  # owners exit when ROE stays below cost
+    prices_capital: ClassVar[bool] = True  # charges for a thin capital cushion (price_capital)
 
     def __init__(self, model: mesa.Model, lender_id: int) -> None:
         super().__init__(model)
@@ -199,9 +200,10 @@ class Lender(mesa.Agent):
         Below its owners' buffer (``target_ratio``) a lender adds up to ``price``
         to its offers, all of it at its requirement (``capital_charge``), so it
         slows its growth by price before its room runs out; its markup itself
-        still follows its market power (``adapt_markups``).
+        still follows its market power (``adapt_markups``). A type whose capital
+        is not its owners' (``prices_capital`` false) charges nothing.
         """
-        book.capital_charge[rows] = capital_charge(
+        book.capital_charge[rows] = cls.prices_capital * capital_charge(
             book.capital_ratio()[rows], target_ratio[rows], min_ratio[rows], price
         )
 
@@ -468,18 +470,7 @@ class PolicyLender(Lender):
     state_funding_share = 1.0  # report: policy lenders are state-funded
     mandate_funding_share = 0.0  # its whole book already gets the full cut
     leaves_when_unprofitable = False  # a mandate, not owners' return, keeps it in the market
-
-    @classmethod
-    def price_capital(
-        cls,
-        book: LenderBook,
-        rows: np.ndarray,
-        target_ratio: np.ndarray,
-        min_ratio: np.ndarray,
-        price: float,
-    ) -> None:
-        """A policy lender's capital is the state's: it does not price it into its loans."""
-        book.capital_charge[rows] = 0.0
+    prices_capital = False  # its capital is the state's: not priced into its loans
 
     @classmethod
     def capital_support(

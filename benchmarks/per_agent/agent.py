@@ -86,6 +86,7 @@ class OffersView:
             "mandate_funding_cut",
             "operating_cost",
             "technology",
+            "data_noise",
             "relationship",
             "thin_file_edge",
             "business_discount",
@@ -236,11 +237,13 @@ class BorrowerAgent(mesa.Agent):
         ``priced_pd`` is the lender's estimate, scaled by its loss experience.
         """
         t = market.terms
-        # the thin-file part of the noise, cut by the lender's data edge; relationship
-        # lending cuts the noise on borrowers met at its branches
+        # the thin-file part of the noise, cut by the lender's thin-file edge; its own
+        # data sharpen the whole signal; relationship lending cuts the noise on
+        # borrowers met at its branches
         thin_excess = THIN_FILE_PENALTY * thin_file * (1.0 - t.data_sharing_effect * covered)
         noise = (
             t.screening_noise
+            * market.data_noise[lender]
             * (1.0 - TECH_NOISE_CUT * market.technology[lender])
             * (1.0 + (1.0 - market.thin_file_edge[lender]) * thin_excess)
             * (1.0 - market.relationship[lender] * (not online))

@@ -218,23 +218,17 @@ class Lender(mesa.Agent):
 
     @classmethod
     def pay_dividends(
-        cls,
-        book: LenderBook,
-        rows: np.ndarray,
-        min_ratio: np.ndarray,
-        buffer: float,
-        payout: float,
+        cls, book: LenderBook, rows: np.ndarray, needed: np.ndarray, payout: float
     ) -> np.ndarray:
-        """January: pay ``payout`` of last year's profit, from capital above the buffer only.
+        """January: pay ``payout`` of last year's profit, from capital above the need only.
 
         Owners take a share of the year's profit (the type's ``dividend_payout``)
         and keep the rest to grow on; they never pay out of the capital the book
-        needs, ``buffer`` times its requirement (``capital_base``). Retained
-        profit accumulates, so a lender's room to lend follows its earnings, not
-        last year's book. Returns what each of ``rows`` paid.
+        needs (``needed``: the buffer over the requirement on ``capital_base``).
+        Retained profit accumulates, so a lender's room to lend follows its
+        earnings, not last year's book. Returns what each of ``rows`` paid.
         """
-        keep = buffer * min_ratio[rows] * cls.capital_base(book, rows)
-        excess = np.maximum(book.equity[rows] - keep, 0.0)
+        excess = np.maximum(book.equity[rows] - needed[rows], 0.0)
         paid = np.minimum(excess, payout * np.maximum(book.profit_ytd[rows], 0.0))
         paid *= book.loans[rows] > 0
         book.equity[rows] -= paid

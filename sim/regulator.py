@@ -220,12 +220,11 @@ class Regulator:
         """
         model = self.model
         book = model.book
-        min_ratio, _ = self.requirements()
+        needed = self.capital_levels(1.0) * Lender.capital_base(book, np.arange(book.n))
         for cls in LENDER_CLASSES.values():
             rows = book.rows(cls.type_code)
-            lt = model.cfg.lenders[cls.lender_type]
-            cls.pay_dividends(book, rows, min_ratio, lt.capital_buffer, lt.dividend_payout)
-        needed = self.capital_levels(1.0) * Lender.capital_base(book, np.arange(book.n))
+            payout = model.cfg.lenders[cls.lender_type].dividend_payout
+            cls.pay_dividends(book, rows, needed, payout)
         roe = return_on_capital_needed(book.profit_ytd, book.equity, needed)
         leaving = []
         for cls in LENDER_CLASSES.values():

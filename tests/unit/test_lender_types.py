@@ -482,7 +482,8 @@ def test_owners_keep_capital_for_the_larger_of_the_book_and_its_year_trend() -> 
         (100.0, 100.0, -5.0),
     ):
         book.add(BANK, loans=loans, loans_trend=trend, equity=50.0, cash=50.0, profit_ytd=profit)
-    paid = CommercialBank.pay_dividends(book, book.rows(BANK), np.full(4, 0.10), 1.5, 0.3)
+    needed = 1.5 * 0.10 * Lender.capital_base(book, book.rows(BANK))
+    paid = CommercialBank.pay_dividends(book, book.rows(BANK), needed, 0.3)
     np.testing.assert_allclose(paid, [20.0, 3.0, 0.0, 0.0])
     np.testing.assert_allclose(book.equity, [30.0, 47.0, 50.0, 50.0])
     np.testing.assert_allclose(book.cash, [30.0, 47.0, 50.0, 50.0])

@@ -223,11 +223,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--perturb", type=float, default=0.15, help="--recover: largest move, share of a range"
     )
     ap.add_argument("--recover-seed", type=int, default=7, help="--recover: the draw of the move")
+    ap.add_argument(
+        "--target-seeds",
+        type=int,
+        default=None,
+        help="--recover: seeds the synthetic targets average over (default"
+        " scenarios.recovery.TARGET_SEEDS, 24): the model's expected moments at the truth",
+    )
     args = ap.parse_args(argv)
     if args.recover and (args.write or args.check):
         ap.error("--recover writes its own report; --write and --check do not apply")
     if not 0 < args.screen_radius <= 1:
         ap.error(f"--screen-radius {args.screen_radius}: must be in (0, 1], a share of each range")
+    if args.target_seeds is not None and args.target_seeds < 1:
+        ap.error(f"--target-seeds {args.target_seeds}: must be a whole number of at least 1")
     if not 0 <= args.perturb < 1:
         ap.error(
             f"--perturb {args.perturb}: allowed: at least 0 and below 1"

@@ -4,10 +4,13 @@
 
 The committed values are moved by up to ``perturb`` of each parameter's range
 (a fixed draw), the model is run there, and its seed-mean moments become the
-targets (its type rates a band of ``PRICE_TOLERANCE`` each side). The fit then
-starts from the committed values, as a real fit does, on other seeds than the
-ones that made the targets, and each parameter's recovered value is compared
-with the truth: the error as a share of its range.
+targets (its type rates a band of ``PRICE_TOLERANCE`` each side), averaged over
+``TARGET_SEEDS`` seeds (``--target-seeds``). The fit then starts from the
+committed values, as a real fit does, on other seeds than the ones that made the
+targets, and each parameter's recovered value is compared
+with the truth: the error as a share of its range, against a tenth of the range
+(``RECOVERED_WITHIN``) and against its noise bound, how far the seed noise the
+fit chased can carry it (:func:`noise_bound`).
 
 Identification has two tests, both around the truth. *Alone*: moving the
 parameter by ``PROBE`` of its range raises the loss by at least
@@ -55,8 +58,31 @@ IDENTIFIED_RISE = 0.02
 """Loss rise that counts as noticing: a fiftieth of a tolerance-squared on average (a choice)."""
 RECOVERED_WITHIN = 0.10
 """An identified parameter counts as recovered within a tenth of its range (a choice)."""
+
+
+def noise_bound(noise_gain: float, joint: np.ndarray) -> np.ndarray:
+    """How far (share of its range) the seed noise can carry each parameter from the truth.
+
+    A fit that ends ``noise_gain`` below the loss at the truth got there by fitting
+    the seed noise of its moments. On the loss's local quadratic, moving parameter
+    ``i`` by ``e`` with the others making up for it raises the loss by at least
+    ``e^2 / (H^-1)_ii``, and the whole move gains at most ``noise_gain``, so
+    ``|e| <= sqrt(noise_gain x (H^-1)_ii) = PROBE x sqrt(noise_gain / joint_i)``
+    (``joint_i`` the joint rise at a move of ``PROBE``). It shrinks as one over the
+    square root of the seeds, as the noise gain does. Infinite where the moments do
+    not pin the parameter jointly.
+    """
+    joint = np.asarray(joint, dtype=float)
+    gain = max(noise_gain, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(joint > 0, PROBE * np.sqrt(gain / joint), np.inf)
 TARGET_SEED_OFFSET = 1000
 """The targets are made on seeds 1001, 1002 ...: the fit does not see their noise."""
+TARGET_SEEDS = 24
+"""Seeds the synthetic targets average over by default: the report's targets are fixed
+numbers, not a draw of the model's seed noise, so the targets stand for the model's
+expected moments at the truth (24 seeds leave a fifth of one seed's sd, against 0.41
+at 6), and the recovery measures what the moments pin and the fit's own noise allows."""
 
 
 def moments_loss(summary: dict[str, float], targets: Targets) -> float:
@@ -198,11 +224,14 @@ def recovery_table(
     lows: np.ndarray,
     highs: np.ndarray,
     fitted: np.ndarray,
+    noise_gain: float = 0.0,
 ) -> pd.DataFrame:
     """One row per parameter: start, truth, recovered, error as a share of the range, verdicts.
 
     ``pinned`` is :func:`identification`'s table; ``fitted`` says which
-    parameters the fit moved (the others are fixed at their start).
+    parameters the fit moved (the others are fixed at their start);
+    ``noise_gain`` how far the fit's loss ended below the loss at the truth
+    (:func:`noise_bound`).
     """
     error = np.abs(found_u - truth_u)
     scale = highs - lows
@@ -218,9 +247,11 @@ def recovery_table(
         }
     )
     table = pd.concat([table, pinned.reset_index(drop=True)], axis=1)
-    table["recovered_within_tolerance"] = (
-        fitted & table["identified"].to_numpy() & (error <= RECOVERED_WITHIN)
-    )
+    pinned_jointly = fitted & table["identified"].to_numpy()
+    bound = noise_bound(noise_gain, table["loss_rise_jointly"].to_numpy())
+    table["noise_bound_share_of_range"] = bound
+    table["recovered_within_tolerance"] = pinned_jointly & (error <= RECOVERED_WITHIN)
+    table["within_noise_bound"] = pinned_jointly & (error <= bound)
     return table
 
 
@@ -236,7 +267,8 @@ def recover(args: argparse.Namespace) -> int:
     truth_u = start_u.copy()  # the fixed parameters are where the fit keeps them
     truth_u[fitted] = perturbed(start_u[fitted], args.perturb, args.recover_seed)
     truth = from_unit(truth_u)
-    target_seeds = [s + TARGET_SEED_OFFSET for s in seeds]
+    n_target = args.target_seeds or TARGET_SEEDS
+    target_seeds = [args.first_seed + TARGET_SEED_OFFSET + k for k in range(n_target)]
     made = Evaluator(target_seeds, args.jobs, args.launcher)
     try:
         summaries = made.run(with_values(base, truth))[0]
@@ -271,13 +303,16 @@ def recover(args: argparse.Namespace) -> int:
     jacobian_frame = probe_jacobian(probes, targets)
     pinned = identification(probes, targets, fitted, jacobian_frame)
     names = [p.key for p in PARAMETERS]
-    table = recovery_table(names, start_u, truth_u, to_unit(found), pinned, lows, highs, fitted)
+    at_truth = moments_loss(probes.at_truth, targets)
+    table = recovery_table(
+        names, start_u, truth_u, to_unit(found), pinned, lows, highs, fitted, at_truth - best
+    )
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(args.out) if args.out else OUTPUT_DIR / stamp
     out.mkdir(parents=True, exist_ok=True)
-    at_truth = moments_loss(probes.at_truth, targets)
     header = (
-        f"{n_seeds} seeds, {n_borrowers:,} borrowers, budget {args.budget}, perturbation "
+        f"{n_seeds} seeds ({n_target} for the targets), {n_borrowers:,} borrowers, budget"
+        f" {args.budget}, perturbation "
         f"{args.perturb:g} of each fitted range (draw {args.recover_seed}); fit loss {best:.4f}, "
         f"loss at the truth {at_truth:.4f}; probes {PROBE:g} of a range,"
         f" identified at a rise of {IDENTIFIED_RISE:g}"
@@ -300,7 +335,11 @@ def verdict(row: pd.Series) -> str:
         return "yes (fixed in this fit)"
     if row["moved_share_of_range"] == 0:
         return "yes"  # the truth is the start: nothing to recover
-    return "yes, recovered" if row["recovered_within_tolerance"] else "yes, not recovered"
+    if row["recovered_within_tolerance"]:
+        return "yes, recovered"
+    if row.get("within_noise_bound", False):
+        return "yes, within its noise bound, not a tenth"
+    return "yes, not recovered"
 
 
 def stand_in(row: pd.Series) -> str:
@@ -315,14 +354,18 @@ def table_lines(table: pd.DataFrame) -> list[str]:
     """The recovery table as Markdown, with the verdict per parameter."""
     lines = [
         "| parameter | fitted | start | truth | recovered | error (share of range)"
-        " | loss rise alone | loss rise jointly | best stand-in (correlation) | identified"
-        " | in the identified set |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        " | noise bound | loss rise alone | loss rise jointly | best stand-in (correlation)"
+        " | identified | in the identified set |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for _, r in table.iterrows():
+        bound = r.get("noise_bound_share_of_range", np.nan)
+        moved = r["fitted"] and r["moved_share_of_range"] > 0  # a recovery to judge
+        shown = f"{bound:.3f}" if moved and np.isfinite(bound) else ""
         lines.append(
             f"| `{r['parameter']}` | {'yes' if r['fitted'] else 'no, fixed'} | {r['start']:.4g}"
             f" | {r['truth']:.4g} | {r['recovered']:.4g} | {r['error_share_of_range']:.3f}"
+            f" | {shown}"
             f" | {r['loss_rise_alone']:.3f} | {r['loss_rise_jointly']:.3f} | {stand_in(r)}"
             f" | {verdict(r)}"
             f" | {'yes' if r['in_identified_set'] else 'no'} |"

@@ -98,7 +98,11 @@ def render(validation_dir: Path = VALIDATION_DIR, calibration: Path = CALIBRATIO
         "",
         *recovery_lines(validation_dir / "identification" / "recovery.csv"),
         "",
-        "Parameter recovery (`docs/validation/recovery.csv`, from `lendsim-calibrate --recover`):",
+        "Parameter recovery (`docs/validation/recovery.csv`, from `lendsim-calibrate --recover`;"
+        " the noise bound is how far the seed noise the fit chased can carry a parameter from"
+        " the truth, `scenarios.recovery.noise_bound`: it shrinks as one over the square root"
+        " of the seeds, so pinning a parameter within a tenth of its range takes about"
+        " seeds x (bound / 0.1)^2 seeds per evaluation):",
         "",
         *recovery_lines(validation_dir / "recovery.csv"),
         "",

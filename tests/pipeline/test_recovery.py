@@ -14,6 +14,7 @@ from scenarios.recovery import (
     Probes,
     identification,
     identified,
+    noise_bound,
     perturbed,
     probe_jacobian,
     recovery_table,
@@ -110,6 +111,41 @@ def test_recovery_table_by_hand() -> None:
     ]
 
 
+def test_noise_bound_by_hand() -> None:
+    """A fit 0.5 below the truth's loss, joint rises 0.02 and 0.5 at a move of 0.1:
+    bounds 0.1 x sqrt(0.5 / 0.02) = 0.5 and 0.1 x sqrt(1) = 0.1; unpinned (0) unbounded;
+    a fit no better than the truth (gain <= 0) leaves no room for noise.
+    """
+    bound = noise_bound(0.5, np.array([0.02, 0.5, 0.0]))
+    assert bound[:2] == pytest.approx([0.5, 0.1]) and np.isinf(bound[2])
+    assert noise_bound(-0.1, np.array([0.02])).tolist() == [0.0]
+
+
+def test_an_error_beyond_a_tenth_but_within_the_noise_bound_is_said_so() -> None:
+    """Joint rise 0.05, noise gain 0.5: bound 0.1 x sqrt(10) = 0.316. Errors 0.05, 0.3 and
+    0.4 of the range: recovered; within the noise bound only; not recovered.
+    """
+    table = recovery_table(
+        ["a", "b", "c"],
+        np.full(3, 0.5),
+        np.full(3, 0.5),
+        np.array([0.55, 0.8, 0.9]),
+        _pinned([True] * 3, [True] * 3),
+        np.zeros(3),
+        np.ones(3),
+        np.ones(3, dtype=bool),
+        noise_gain=0.5,
+    )
+    assert table["noise_bound_share_of_range"].to_numpy() == pytest.approx([np.sqrt(0.1)] * 3)
+    # the truth is the start here, so set a move for the verdicts to judge a recovery
+    table["moved_share_of_range"] = 0.1
+    assert [verdict(r) for _, r in table.iterrows()] == [
+        "yes, recovered",
+        "yes, within its noise bound, not a tenth",
+        "yes, not recovered",
+    ]
+
+
 def test_the_residuals_square_to_the_loss() -> None:
     """sum(r^2) equals the loss, with point misses, a flat HHI and a bank rate off its band."""
     summary = _summary()
@@ -183,13 +219,24 @@ def test_recover_writes_a_row_per_parameter(tmp_path: Path) -> None:
     and the Jacobian, one row per moment and a column per parameter.
     """
     argv = ["--recover", "--budget", "3", "--seeds", "1", "--n-borrowers", "3000"]
+    argv += ["--target-seeds", "2"]
     assert calibrate.main([*argv, "--jobs", "1", "--out", str(tmp_path)]) == 0
     table = pd.read_csv(tmp_path / "recovery.csv")
     assert table["parameter"].tolist() == [p.key for p in fitting.PARAMETERS]
     jac = pd.read_csv(tmp_path / "jacobian.csv")
     assert jac.columns.tolist() == ["moment", *table["parameter"]]
     assert {"online_share_2024", "hhi_rising", "rate_bank"} <= set(jac["moment"])
-    assert (tmp_path / "recovery.md").read_text().startswith("Parameter recovery:")
+    report = (tmp_path / "recovery.md").read_text()
+    assert report.startswith("Parameter recovery: 1 seeds (2 for the targets)")
+    assert "noise bound" in report
+
+
+def test_recover_refuses_fewer_than_one_target_seed(capsys) -> None:
+    """--target-seeds 0 exits 2 naming the option and what it allows."""
+    with pytest.raises(SystemExit) as err:
+        calibrate.parse_args(["--recover", "--target-seeds", "0"])
+    assert err.value.code == 2
+    assert "--target-seeds 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag", ["--write", "--check"])

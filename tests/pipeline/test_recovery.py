@@ -245,3 +245,21 @@ def test_recover_refuses_write_and_check(flag: str) -> None:
     with pytest.raises(SystemExit) as err:
         calibrate.parse_args(["--recover", flag])
     assert err.value.code == 2
+
+
+def test_the_noise_bound_holds_for_a_least_squares_fit_to_noisy_targets() -> None:
+    """Linear residuals ``r(u) = J (u - truth) + noise``: the least-squares fit misses each
+    parameter by no more than its noise bound (from the fit's gain over the truth and the
+    joint rises of ``J``), for every one of 200 random noise draws and Jacobians.
+    """
+    from scenarios.identification import joint_rise
+    from scenarios.recovery import PROBE
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        jac = rng.normal(size=(12, 4))
+        noise = rng.normal(scale=0.3, size=12)
+        step, *_ = np.linalg.lstsq(jac, -noise, rcond=None)  # the fit's u - truth
+        gain = float(noise @ noise - np.sum((jac @ step + noise) ** 2))
+        bound = noise_bound(gain, joint_rise(jac, PROBE))
+        assert np.all(np.abs(step) <= bound * (1 + 1e-6) + 1e-12)

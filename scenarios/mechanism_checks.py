@@ -4,7 +4,8 @@ Each check runs a policy point and its reference on the same seeds (common
 random numbers) and reports the mean paired difference of one metric with its
 95 % t-interval, and whether the expected direction holds (the interval on the
 expected side of 0). The scale check compares population sizes with the default
-(unpaired, within two standard errors of the difference).
+(unpaired, within two standard errors of the difference): the 2030 levels, and the
+paired effect of one check per lever group (``SCALE_EFFECTS``).
 
     python -m scenarios.mechanism_checks                  # 5 seeds, default scale
     python -m scenarios.mechanism_checks --only rate_cap  # one group
@@ -258,6 +259,16 @@ SCALE_METRICS: dict[str, Metric] = {
     "average rate 2030": yearly("avg_rate", 2030),
     "served share 2030": yearly("served_share", 2030),
 }
+SCALE_EFFECTS = (
+    "platform new lending 2026, cap 0.24 -> 0.154 (at most -25 %)",
+    "lending 2026-2027 under the shock (at most -5 %)",
+    "HHI 2030, tightening vs baseline, both with acquisitions blocked",
+    "served share 2030, credit_data_sharing",
+    "platform balance 2024, the 2020-2024 rules vs none",
+)
+"""Checks whose paired effect the scale check also compares across population sizes: one
+per lever group, so that a quick sweep at a smaller scale can be judged by whether its
+effects, not its levels, agree with the default scale's."""
 SMALL_SCALES = (PRICES_HOLD_FROM, 20_000)
 """Population sizes compared with the default scale: the smallest at which prices and
 channels are stated to hold (``sim.diagnostics.PRICES_HOLD_FROM``) and the quick-look
@@ -344,6 +355,28 @@ def scale_row(check: str, default: Sequence[float], other: Sequence[float]) -> d
     }
 
 
+def effect_per_seed(
+    check: Check, results: dict[tuple[str, ...], Tables], seeds: Sequence[int], n: int
+) -> np.ndarray:
+    """A check's paired difference on each seed at population ``n`` (relative if asked)."""
+    policy = np.array([check.metric(results[with_seed(check.policy, s, n)]) for s in seeds])
+    ref = np.array([check.metric(results[with_seed(check.reference, s, n)]) for s in seeds])
+    scale = abs(float(ref.mean())) if check.relative and ref.mean() else 1.0
+    return (policy - ref) / scale
+
+
+def effect_scale_row(
+    check: Check, default: np.ndarray, other: np.ndarray, sizes: tuple[int, int]
+) -> dict[str, object]:
+    """One check's effect at another scale against the default's: agree within two SE."""
+    row = scale_row(f"effect of {check.name}: {sizes[1]:,} vs {sizes[0]:,}", default, other)
+    return row | {
+        "reference": float(np.mean(default)),
+        "relative": check.relative,
+        "why_not": "" if row["holds"] else "the effects differ by more than 2 SE",
+    }
+
+
 def report(
     seeds: Sequence[int],
     n_borrowers: int,
@@ -360,8 +393,16 @@ def report(
         for s in seeds
     ]
     scale = only in (None, "scale")
+    by_effect = [c for c in checks() if c.name in SCALE_EFFECTS] if scale else []
     if scale:
         points += [with_seed((), s, n) for s in seeds for n in (n_borrowers, *scales)]
+        points += [
+            with_seed(p, s, n)
+            for c in by_effect
+            for p in (c.policy, c.reference)
+            for s in seeds
+            for n in (n_borrowers, *scales)
+        ]
     results = run_points(points, jobs)
     rows = []
     for c in selected:
@@ -387,6 +428,11 @@ def report(
             default = [metric(results[with_seed((), s, n_borrowers)]) for s in seeds]
             at_other = [metric(results[with_seed((), s, other)]) for s in seeds]
             rows.append(scale_row(f"{name}: {other:,} vs {n_borrowers:,}", default, at_other))
+    for other, c in itertools.product(scales if scale else (), by_effect):
+        if other != n_borrowers:
+            default = effect_per_seed(c, results, seeds, n_borrowers)
+            at_other = effect_per_seed(c, results, seeds, other)
+            rows.append(effect_scale_row(c, default, at_other, (n_borrowers, other)))
     return pd.DataFrame(rows)
 
 
@@ -398,10 +444,15 @@ def format_report(table: pd.DataFrame, seeds: Sequence[int], n_borrowers: int) -
     ]
     for _, r in table.iterrows():
         fmt = (lambda v: f"{100 * v:+.1f} %") if r["relative"] else (lambda v: f"{v:+.4g}")
+        effect = str(r["check"]).startswith("effect of ")  # the reference is an effect too
+        reference = (
+            f"default effect {fmt(r['reference'])}" if effect else f"reference {r['reference']:.4g}"
+        )
         lines.append(
             f"[{'ok' if r['holds'] else 'NO'}] {r['group']:13s} {r['check']}: "
             f"{fmt(r['difference'])} ({fmt(r['ci_low'])} to {fmt(r['ci_high'])}), "
-            f"reference {r['reference']:.4g}" + (f" ({r['why_not']})" if r.get("why_not") else "")
+            + reference
+            + (f" ({r['why_not']})" if r.get("why_not") else "")
         )
     held = int(table["holds"].sum())
     lines.append(f"{held} of {len(table)} checks hold")

@@ -72,6 +72,16 @@ noisy, and a bad year costs it share faster than a good one wins it back
 PRICES_HOLD_FROM = 50_000
 """Borrowers from which type shares, prices and channels agree with the default scale."""
 
+EFFECTS_HOLD_FROM = 20_000
+"""Borrowers from which the levers' paired effects agree with the default scale's.
+
+One effect per lever group (the rate cap on platform lending, a default shock on
+lending, tightening on HHI, credit-data sharing on served share, the 2020-2024 rules
+on platform balance) agrees with 100,000 within two standard errors at 20,000 and
+50,000 over 10 seeds (``python -m scenarios.mechanism_checks --only scale``), and
+two of them are tested (``tests/model/test_scale.py``): policies compared at one
+scale travel, levels below ``SCALE_FREE_FROM`` do not."""
+
 
 class RunDiagnostics:
     """Checks a model at its start and after every month; keeps the warnings it logged."""
@@ -95,13 +105,20 @@ class RunDiagnostics:
     def _start(self) -> None:
         model = self.model
         cfg, book = model.cfg, model.book
-        if cfg.market.n_borrowers < SCALE_FREE_FROM:
+        n = cfg.market.n_borrowers
+        if n < SCALE_FREE_FROM:
+            effects = (
+                f"the levers' paired effects agree with {SCALE_FREE_FROM:,} from "
+                f"{EFFECTS_HOLD_FROM:,}, so compare policies at one scale, but do not quote levels"
+                if n >= EFFECTS_HOLD_FROM
+                else f"below {EFFECTS_HOLD_FROM:,} not even the levers' paired effects are "
+                "checked: use it for quick looks only"
+            )
             self._warn(
-                f"market.n_borrowers = {cfg.market.n_borrowers:,} is below {SCALE_FREE_FROM:,}, "
+                f"market.n_borrowers = {n:,} is below {SCALE_FREE_FROM:,}, "
                 "the scale the model is calibrated and checked at: small lenders then have few "
                 "simulated borrowers, and concentration and type shares depend on the population "
-                "size (more exits, higher HHI, fewer cooperatives); use it for quick looks, not "
-                "for numbers to quote"
+                f"size (more exits, higher HHI, fewer cooperatives); {effects}"
             )
         for lender_type in LENDER_TYPES:
             lt = cfg.lenders[lender_type]

@@ -9,9 +9,12 @@ import pytest
 
 from scenarios.mechanism_checks import (
     EXIT_COLUMNS,
+    SCALE_EFFECTS,
     Check,
     change,
     checks,
+    effect_per_seed,
+    effect_scale_row,
     exits,
     failures,
     of_type,
@@ -133,3 +136,33 @@ def test_scale_row_by_hand() -> None:
     assert row["why_not"] == "the scales differ by more than 2 SE"
     agree = scale_row("x", [1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
     assert agree["holds"] and agree["why_not"] == ""
+
+
+def test_a_relative_effect_per_seed_and_its_comparison_across_scales_by_hand() -> None:
+    """Policy 8, 9, 10 against reference 10, 10, 10 at 100,000: -20 %, -10 %, 0 % per seed
+    (relative to the reference mean 10). At 20,000 policy 4, 4.5, 5 on 5: the same
+    effects, so the scales agree (gap 0). A metric that reads the tables' one number.
+    """
+    check = Check("g", "n", ("a=1",), (), lambda t: t["v"], -1, relative=True)
+    values = {100_000: ([8.0, 9.0, 10.0], 10.0), 20_000: ([4.0, 4.5, 5.0], 5.0)}
+    results = {}
+    for n, (policy, ref) in values.items():
+        for s, v in zip((1, 2, 3), policy, strict=True):
+            results[with_seed(check.policy, s, n)] = {"v": v}
+            results[with_seed(check.reference, s, n)] = {"v": ref}
+    big = effect_per_seed(check, results, (1, 2, 3), 100_000)
+    small = effect_per_seed(check, results, (1, 2, 3), 20_000)
+    assert big.tolist() == pytest.approx([-0.2, -0.1, 0.0])
+    assert small.tolist() == pytest.approx(big.tolist())
+    row = effect_scale_row(check, big, small, (100_000, 20_000))
+    assert row["holds"] and row["difference"] == pytest.approx(0.0)
+    assert row["check"] == "effect of n: 20,000 vs 100,000" and row["relative"]
+    assert row["reference"] == pytest.approx(-0.1)
+    differ = effect_scale_row(check, big, small - 1.0, (100_000, 20_000))
+    assert differ["why_not"] == "the effects differ by more than 2 SE"
+
+
+def test_every_effect_compared_across_scales_is_a_check() -> None:
+    """Each name in SCALE_EFFECTS is one check's (a renamed check would drop it silently)."""
+    names = {c.name for c in checks()}
+    assert set(SCALE_EFFECTS) <= names and len(SCALE_EFFECTS) == len(set(SCALE_EFFECTS))
